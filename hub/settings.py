@@ -1,0 +1,65 @@
+"""Settings from the environment (prefix MOTCUA_), validated once at start."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+class ClockMode(StrEnum):
+    WALL = "wall"
+    EVENT = "event"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field("localhost:9092", min_length=1)
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
+    )
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    clock: ClockMode = ClockMode.WALL
+    idle_timeout_s: float = Field(30.0, gt=0)
+    allowed_lateness_s: float = Field(120.0, ge=0)
+    app_id: str = Field("motcua-hub", min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    grace_working_days: int = Field(1, ge=1, le=100)
+    data_dir: Path = Path("./.motcua")
+    web_port: int = Field(6066, ge=1, le=65535)
+    web_host: str = "127.0.0.1"
+    catalog_file: Path = DATA_DIR / "procedures.csv"
+    calendar_file: Path = DATA_DIR / "calendar-overrides.csv"
+    land_security_code: str | None = None
+    max_message_bytes: int = Field(524288, ge=1024)
+
+    partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
+    tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors
+
+    # the local development broker (motcua-hub broker ...)
+    broker_port: int = Field(9092, ge=1, le=65535)
+    broker_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_version: str = Field("4.3.1", pattern=r"^\d+\.\d+\.\d+$")
+    broker_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; a bad value names its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"MOTCUA_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
