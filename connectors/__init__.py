@@ -5,8 +5,14 @@
 
 from __future__ import annotations
 
+from connectors import civil, land, onestop, tax
 from connectors._base import Connector, Context, Decoded, Reason, Rejection
 
-CONNECTORS: dict[str, Connector] = {}
+CONNECTORS: dict[str, Connector] = {
+    "onestop": onestop.decode,
+    "land": land.decode,
+    "tax": tax.decode,
+    "civil": civil.decode,
+}
 
 __all__ = ["CONNECTORS", "Connector", "Context", "Decoded", "Reason", "Rejection"]
