@@ -1,0 +1,68 @@
+"""Strict JSON parsing and the field conventions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from connectors._json import BadJson, WrongType, code, get, parse, text
+
+
+def test_bom_allowed_and_folding_last_spelling_wins() -> None:
+    doc = parse(b'\xef\xbb\xbf{"MaHoSo": "a", "mahoso": "b", "MAHOSO": "c", "X": 1}', fold=True)
+    assert doc == {"mahoso": "c", "x": 1}
+    assert parse(b'{"MaHoSo": "a", "maHoSo": "b", "MaHoSo": "c"}', fold=True) == {"mahoso": "c"}
+
+
+def test_folding_is_ascii_only() -> None:
+    assert parse('{"ĐƠN": 1}'.encode(), fold=True) == {"ĐƠn": 1}
+
+
+def test_exact_names_without_folding() -> None:
+    assert parse(b'{"eventId": "a", "EventId": "b"}', fold=False) == {
+        "eventId": "a",
+        "EventId": "b",
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"NaN",
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b'{"a": -Infinity}',
+        b"{'a': 1}",
+        b'{"a": 1,}',
+        b"",
+        b"\xff\xfe{}",
+        b'{"a": "\xc3"}',
+        b'{"a": "\\ud800"}',
+        b'{"\\udc00": 1}',
+        b'{"a": "x\x01"}',
+        b"[" * 100000,
+        b"\xef\xbb\xbf\xef\xbb\xbf{}",
+    ],
+)
+def test_not_json(raw: bytes) -> None:
+    with pytest.raises(BadJson):
+        parse(raw, fold=True)
+
+
+def test_numbers_keep_their_text() -> None:
+    doc = parse(b'{"a": 1.00, "b": 2.5e3, "c": 7}', fold=False)
+    assert doc["a"] == Decimal("1.00") and text(doc, "a") == "1.00"
+    assert text(doc, "c") == "7"
+    assert parse(b"1" * 5000, fold=False) == Decimal("1" * 5000)
+
+
+def test_absent_values() -> None:
+    doc = {"a": "", "b": None, "c": "x", "d": [1], "e": {"k": 1}, "f": True}
+    assert get(doc, "a") is None and get(doc, "b") is None and get(doc, "z") is None
+    assert text(doc, "c") == "x" and text(doc, "d") is None and text(doc, "e") is None
+    assert code(doc, "a", "a") is None
+    with pytest.raises(WrongType):
+        code(doc, "f", "f")
+    with pytest.raises(WrongType):
+        code({"n": 5}, "n", "n")
