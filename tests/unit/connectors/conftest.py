@@ -1,4 +1,4 @@
-"""Fixtures for the connector tests: a real working calendar and a Context like the sample feed's."""
+"""Connector test fixtures: the real working calendar and a Context like the sample feed's."""
 
 from __future__ import annotations
 
