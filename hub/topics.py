@@ -1,0 +1,124 @@
+"""The hub's topics (contracts/operations.md) and their idempotent creation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from hub.errors import BrokerError
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INBOUND_TOPICS: dict[str, str] = {
+    "onestop": "agency.onestop.status",
+    "land": "agency.land.status",
+    "tax": "agency.tax.status",
+    "civil": "agency.civil.status",
+}
+DOSSIER_EVENTS = "hub.dossier.events"
+ALERTS = "hub.alerts"
+DEADLETTER = "hub.deadletter"
+DEADLETTER_PARTITIONS = 3
+
+TOPIC_EXISTS = 36  # TOPIC_ALREADY_EXISTS error code
+
+
+def topic_partitions(settings: Settings) -> dict[str, int]:
+    """Every topic the hub needs, with its partition count."""
+    counts = {name: settings.partitions for name in INBOUND_TOPICS.values()}
+    counts[DOSSIER_EVENTS] = settings.partitions
+    counts[ALERTS] = settings.partitions
+    counts[DEADLETTER] = DEADLETTER_PARTITIONS
+    return counts
+
+
+def admin_client(settings: Settings, bootstrap: str | None = None) -> AIOKafkaAdminClient:
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap or settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+        "request_timeout_ms": 15000,
+        "client_id": f"{settings.app_id}-admin",
+    }
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    return AIOKafkaAdminClient(**options)
+
+
+async def _start_with_retry(admin: AIOKafkaAdminClient, bootstrap: str, tries: int = 10) -> None:
+    """A broker binds its port a little before it serves: retry the first call."""
+    for attempt in range(1, tries + 1):
+        try:
+            await admin.start()
+            await admin.describe_cluster()
+            return
+        except (KafkaConnectionError, KafkaError, OSError) as exc:
+            if attempt == tries:
+                raise BrokerError(f"Kafka at {bootstrap} does not answer: {exc!r}") from exc
+            log.debug("Kafka at %s not ready (%r), retrying", bootstrap, exc)
+            await asyncio.sleep(min(0.5 * attempt, 3.0))
+
+
+async def _replication_factor(admin: AIOKafkaAdminClient) -> int:
+    """The cluster's default.replication.factor, capped at the number of brokers.
+
+    aiokafka sends CreateTopics v0-v3, where -1 ("cluster default") is not allowed (v4+),
+    so the default is read from a broker's configuration."""
+    cluster = await admin.describe_cluster()
+    brokers = [b["node_id"] for b in cluster["brokers"]]
+    default = 1
+    try:
+        resource = ConfigResource(ConfigResourceType.BROKER, str(brokers[0]))
+        responses = await admin.describe_configs([resource])
+        for _error, _msg, _type, _name, entries in responses[0].resources:
+            for entry in entries:
+                if entry[0] == "default.replication.factor":
+                    default = int(entry[1])
+    except (KafkaError, IndexError, ValueError, TypeError) as exc:
+        log.warning("could not read default.replication.factor (%r); using 1", exc)
+    return max(1, min(default, len(brokers)))
+
+
+async def create_topics(settings: Settings, bootstrap: str | None = None) -> list[str]:
+    """Create the hub's topics that do not exist yet; return the names created."""
+    address = bootstrap or settings.kafka_bootstrap
+    admin = admin_client(settings, address)
+    try:
+        await _start_with_retry(admin, address)
+        existing = set(await admin.list_topics())
+        wanted = topic_partitions(settings)
+        missing = [name for name in wanted if name not in existing]
+        if not missing:
+            return []
+        replication = await _replication_factor(admin)
+        response = await admin.create_topics(
+            [NewTopic(name, wanted[name], replication) for name in missing]
+        )
+        created: list[str] = []
+        problems: list[str] = []
+        for entry in response.topic_errors:
+            name, code = entry[0], entry[1]
+            message = entry[2] if len(entry) > 2 else None
+            if code == 0:
+                created.append(name)
+            elif code != TOPIC_EXISTS:  # created meanwhile by someone else: fine
+                problems.append(f"{name}: error {code} {message or ''}".strip())
+        if problems:
+            raise BrokerError("could not create topics: " + "; ".join(problems))
+        return created
+    except KafkaError as exc:
+        raise BrokerError(f"could not create topics on {address}: {exc!r}") from exc
+    finally:
+        await admin.close()
