@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import make_ctx
+from connector_ctx import make_ctx
 
 from connectors import Reason
 from connectors.civil import decode

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import SECURITY_CODE, make_ctx
+from connector_ctx import SECURITY_CODE, make_ctx
 
 from connectors import Context, Reason
 from connectors.land import decode

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import make_ctx
+from connector_ctx import make_ctx
 
 from connectors import Context, Reason
 from connectors.onestop import decode

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import make_ctx
+from connector_ctx import make_ctx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

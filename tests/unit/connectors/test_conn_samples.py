@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SECURITY_CODE, make_ctx
+from connector_ctx import SECURITY_CODE, make_ctx
 
 from connectors import CONNECTORS
 
