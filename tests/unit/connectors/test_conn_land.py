@@ -218,3 +218,14 @@ def test_identity() -> None:
     c = one({**base, "NgayChuyen": "2026-11-05T08:00:00+07:00"})
     d = one({**base, "MaCanBoNhan": "b"})
     assert a.event_id == b.event_id == c.event_id != d.event_id
+
+
+class _BrokenCalendar:
+    def add_working_days(self, t: datetime, n: int) -> datetime:
+        raise RuntimeError("boom")
+
+
+def test_unexpected_failure_is_internal_not_raised() -> None:
+    doc = msg("ChuyenHoSo", NgayChuyen="2026-11-05T08:00", HanXuLy=2)
+    out = run(doc, make_ctx(calendar=_BrokenCalendar()))
+    assert out.events == [] and [r.reason for r in out.rejections] == [Reason.INTERNAL]
