@@ -72,12 +72,14 @@ def lib_dir(settings: Settings) -> Path:
     return cache / "motcua-hub" / f"kafka-{settings.kafka_version}" / "lib"
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def _tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log, Java stack frames left out (the messages are what helps)."""
     try:
         text = path.read_text(errors="replace").splitlines()
     except OSError:
         return ""
-    return "\n".join(text[-lines:])
+    kept = [line for line in text if not line.lstrip().startswith(("at ", "... "))]
+    return "\n".join(line[:300] for line in kept[-lines:])
 
 
 # --- jars ----------------------------------------------------------------------------------
@@ -236,6 +238,8 @@ def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> st
     java = shutil.which("java")
     if java is None:
         raise BrokerError("java (17+) is needed to run the local Kafka broker")
+    if settings.broker_port == settings.broker_controller_port:
+        raise BrokerError("MOTCUA_BROKER_PORT and MOTCUA_BROKER_CONTROLLER_PORT must differ")
     for name, port in (("BROKER_PORT", settings.broker_port),
                        ("BROKER_CONTROLLER_PORT", settings.broker_controller_port)):  # fmt: skip
         if not _port_free(port):
@@ -264,7 +268,8 @@ def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> st
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if fmt.returncode != 0:
-            raise BrokerError(f"formatting {logs} failed:\n{fmt.stdout}{fmt.stderr}")
+            head = "\n".join((fmt.stdout + fmt.stderr).splitlines()[:15])
+            raise BrokerError(f"formatting {logs} failed:\n{head}")
 
     with out.open("ab") as sink:
         proc = subprocess.Popen(
