@@ -53,7 +53,7 @@ class Context:
 class Decoded:
     events: list[DossierEvent] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-    informational: int = 0  # accepted messages that carry nothing for the rules (land info callbacks)
+    informational: int = 0  # accepted messages carrying nothing for the rules (land info)
 
 
 Connector = Callable[[bytes, Context], Decoded]

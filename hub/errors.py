@@ -1,12 +1,12 @@
 """Every exception the hub raises on purpose, grouped by what the caller does with it.
 
-    HubError
-    ├── StopError            the hub cannot run: report and exit
-    │   ├── ConfigError      a setting, catalogue or calendar file does not validate
-    │   └── BrokerError      the local broker could not be started, stopped or reached
-    ├── RetryError           a transient failure: try the same thing again
-    └── DeadLetterError      this input can never be processed: send it to hub.deadletter
-        (connectors do not raise it: they return rejections; it wraps INTERNAL failures)
+HubError
+├── StopError            the hub cannot run: report and exit
+│   ├── ConfigError      a setting, catalogue or calendar file does not validate
+│   └── BrokerError      the local broker could not be started, stopped or reached
+├── RetryError           a transient failure: try the same thing again
+└── DeadLetterError      this input can never be processed: send it to hub.deadletter
+    (connectors do not raise it: they return rejections; it wraps INTERNAL failures)
 """
 
 from __future__ import annotations

@@ -9,7 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "contracts" / "samples"
-FILES = {"onestop": "onestop.jsonl", "land": "land.jsonl", "tax": "tax.jsonl", "civil": "civil.xmll"}
+FILES = {
+    "onestop": "onestop.jsonl",
+    "land": "land.jsonl",
+    "tax": "tax.jsonl",
+    "civil": "civil.xmll",
+}
 TOPICS = {
     "onestop": "agency.onestop.status",
     "land": "agency.land.status",

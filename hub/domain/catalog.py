@@ -1,4 +1,4 @@
-"""The procedure catalogue (procedures.csv): national procedure code -> time limit in working days."""
+"""The procedure catalogue (procedures.csv): procedure code -> time limit in working days."""
 
 from __future__ import annotations
 

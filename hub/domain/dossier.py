@@ -201,7 +201,9 @@ def _first_end(start: datetime, ends: list[datetime]) -> datetime | None:
 
 
 def _financial_pauses(events: list[DossierEvent], step_ends: list[datetime]) -> list[Pause]:
-    starts = [e.event_time for e in events if e.kind is EventKind.STEP and e.status == 6 and e.event_time]
+    starts = [
+        e.event_time for e in events if e.kind is EventKind.STEP and e.status == 6 and e.event_time
+    ]
     ends = [t for t in step_ends]
     tax = sorted(
         (e for e in events if e.source is Source.TAX and e.event_time and e.kind in _TAX_ORDER),
@@ -215,7 +217,9 @@ def _financial_pauses(events: list[DossierEvent], step_ends: list[datetime]) -> 
             if not outstanding:
                 starts.append(e.event_time)
             outstanding.add(notice)
-        elif e.kind in (EventKind.TAX_PAID, EventKind.TAX_NOTICE_CANCELLED) and notice in outstanding:
+        elif (
+            e.kind in (EventKind.TAX_PAID, EventKind.TAX_NOTICE_CANCELLED) and notice in outstanding
+        ):
             outstanding.discard(notice)
             if not outstanding:
                 ends.append(e.event_time)
@@ -236,9 +240,7 @@ def _merge(pauses: list[Pause]) -> list[Interval]:
     return merged
 
 
-def _due_from_catalog(
-    r: datetime, limit: int, calendar: WorkingCalendar
-) -> datetime:
+def _due_from_catalog(r: datetime, limit: int, calendar: WorkingCalendar) -> datetime:
     local = r.astimezone(TZ)
     day = local.date()
     if limit == 0:
@@ -284,7 +286,9 @@ def derive(
     if len(first_sync) == 1:
         f.due_original = first_sync.pop()
     else:
-        f.due_original = min((e.appointment_at for e in snapshots if e.appointment_at), default=None)
+        f.due_original = min(
+            (e.appointment_at for e in snapshots if e.appointment_at), default=None
+        )
     if f.due_original is None and procedure is not None:
         basis = f.onestop_receipt or f.first_sectoral
         if basis is not None:
@@ -298,9 +302,14 @@ def derive(
                 f.closings.append(Closing(t, Source.ONESTOP, status in ONESTOP_FINISHING))
         if e.kind is EventKind.LAND_CLOSED and e.event_time:
             f.closings.append(Closing(e.event_time, Source.LAND, bool(e.with_result)))
-        if e.kind is EventKind.CIVIL and e.event_time and e.civil_status in (
-            CivilStatus.DA_CO_KET_QUA,
-            CivilStatus.TU_CHOI,
+        if (
+            e.kind is EventKind.CIVIL
+            and e.event_time
+            and e.civil_status
+            in (
+                CivilStatus.DA_CO_KET_QUA,
+                CivilStatus.TU_CHOI,
+            )
         ):
             f.closings.append(
                 Closing(e.event_time, Source.CIVIL, e.civil_status is CivilStatus.DA_CO_KET_QUA)
@@ -330,7 +339,12 @@ def derive(
     not5 = sorted(e.event_time for e in steps if e.status != 5 and e.event_time)
     not6 = sorted(e.event_time for e in steps if e.status != 6 and e.event_time)
     sup_ends = sorted(
-        not5 + [e.event_time for e in evs if e.kind is EventKind.LAND_SUPPLEMENT_RECEIVED and e.event_time]
+        not5
+        + [
+            e.event_time
+            for e in evs
+            if e.kind is EventKind.LAND_SUPPLEMENT_RECEIVED and e.event_time
+        ]
     )
     sup_starts = sorted(
         [e.event_time for e in steps if e.status == 5 and e.event_time]
@@ -352,5 +366,7 @@ def derive(
     f.pauses = sorted(pauses, key=lambda p: (p.start, p.kind))
     f.merged = _merge(f.pauses)
     f.supplement_requests = len(_merge([p for p in f.pauses if p.kind == "supplement"]))
-    f.apologies = sorted({e.apology_at for e in evs if e.kind is EventKind.APOLOGY and e.apology_at})
+    f.apologies = sorted(
+        {e.apology_at for e in evs if e.kind is EventKind.APOLOGY and e.apology_at}
+    )
     return f

@@ -97,5 +97,3 @@ class Engine:
 
 def _type(value: str) -> AlertType:
     return AlertType(value)
-
-

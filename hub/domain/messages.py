@@ -56,7 +56,9 @@ def _text(code: str, t: Transition, f: DossierFacts, due: datetime | None, where
         )
     else:
         step = _occurrence_time(t)
-        body = f"Hồ sơ {code} quá hạn xử lý bước chuyển lúc {_fmt(step)} (hạn {_fmt(t.condition_at)})"
+        body = (
+            f"Hồ sơ {code} quá hạn xử lý bước chuyển lúc {_fmt(step)} (hạn {_fmt(t.condition_at)})"
+        )
     if t.state is AlertState.RESOLVED:
         return f"Đã hết cảnh báo lúc {_fmt(t.condition_at)}: {body}"
     return f"{body}, đang ở {where}"

@@ -41,9 +41,7 @@ def _pair(
 ) -> None:
     out.append(Transition(raised, kind, AlertState.RAISED, occurrence, raised))
     if resolved is not None:
-        out.append(
-            Transition(max(resolved, raised), kind, AlertState.RESOLVED, occurrence, raised)
-        )
+        out.append(Transition(max(resolved, raised), kind, AlertState.RESOLVED, occurrence, raised))
 
 
 def _due_values(f: DossierFacts, cal: WorkingCalendar) -> list[datetime]:
@@ -149,7 +147,9 @@ def _step_overdue(f: DossierFacts, out: list[Transition]) -> None:
         _pair(out, AlertType.STEP_OVERDUE, occurrence, step.deadline, after)
 
 
-def timeline(f: DossierFacts, calendar: WorkingCalendar, grace_working_days: int) -> list[Transition]:
+def timeline(
+    f: DossierFacts, calendar: WorkingCalendar, grace_working_days: int
+) -> list[Transition]:
     """Every alert transition the dossier's known events imply, sorted by `condition_at`."""
     out: list[Transition] = []
     _due_soon(f, calendar, out)

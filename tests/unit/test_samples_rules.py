@@ -58,7 +58,14 @@ def test_exactly_the_expected_transitions(produced: list[Alert]) -> None:
 
 @pytest.mark.parametrize(
     "field",
-    ["procedure_code", "unit_code", "responsible_unit", "responsible_officer", "due_original", "due_current"],
+    [
+        "procedure_code",
+        "unit_code",
+        "responsible_unit",
+        "responsible_officer",
+        "due_original",
+        "due_current",
+    ],
 )
 def test_alert_fields_match(produced: list[Alert], field: str) -> None:
     by_key = {_key(a.model_dump()): a for a in produced}

@@ -1,0 +1,208 @@
+r"""The faust application: topics, the state table, two agents and the clock timer.
+
+    agency.*.status --ingest--> hub.dossier.events --judge--> hub.alerts
+              \--> hub.deadletter        ^ clock records (marks, wall time) from every worker
+
+Thin wiring: decoding lives in connectors/, judging in hub/domain/ via hub/stream/judge.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+
+from hub import metrics
+from hub.codec import encode_alert, encode_event
+from hub.domain.alerts import Alert
+from hub.domain.calendar import WorkingCalendar
+from hub.domain.catalog import Catalog
+from hub.domain.engine import Engine
+from hub.settings import Settings
+from hub.stream.clock import Clock, system_clock
+from hub.stream.ingest import (
+    CLOCK_HEADER,
+    InboundMarks,
+    clock_record,
+    count,
+    dead_letter,
+    decode,
+)
+from hub.stream.judge import Judge
+from hub.stream.state import to_ms
+from hub.topics import ALERTS, DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
+
+log = logging.getLogger(__name__)
+KIND_EVENT = b"event"
+KIND_CLOCK = b"clock"
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def _kafka_credentials(settings: Settings) -> Any:
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        import ssl
+
+        ssl_context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
+    if settings.kafka_security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=ssl_context,
+        )
+    return faust.SSLCredentials(ssl_context)
+
+
+class Hub:
+    """Builds and holds the faust app for one worker process."""
+
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.calendar = WorkingCalendar.from_file(settings.calendar_file)
+        self.engine = Engine(
+            self.calendar, Catalog.from_file(settings.catalog_file), settings.grace_working_days
+        )
+        self.marks = InboundMarks(settings.idle_timeout_s)
+        self.app = faust.App(
+            settings.app_id,
+            broker=broker_urls(settings.kafka_bootstrap),
+            broker_credentials=_kafka_credentials(settings),
+            store="memory://",
+            datadir=str(settings.data_dir / "worker" / settings.app_id),
+            topic_partitions=settings.partitions,
+            topic_allow_declare=True,
+            table_standby_replicas=0,
+            processing_guarantee="at_least_once",
+            producer_acks=-1,
+            web_enabled=True,
+            web_port=settings.web_port,
+            web_bind=settings.web_host,
+            web_host=settings.web_host,
+            web_tables_enabled=False,
+            web_router_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
+            consumer_auto_offset_reset="earliest",
+            broker_session_timeout=30,
+            broker_heartbeat_interval=3,
+            stream_wait_empty=False,
+        )
+        app = self.app
+        self.inbound = app.topic(
+            *INBOUND_TOPICS.values(), key_serializer="raw", value_serializer="raw"
+        )
+        self.events = app.topic(
+            DOSSIER_EVENTS,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
+        self.alerts = app.topic(ALERTS, key_serializer="raw", value_serializer="raw")
+        self.deadletters = app.topic(DEADLETTER, key_serializer="raw", value_serializer="raw")
+        self.table = app.Table(
+            "dossiers",
+            partitions=settings.partitions,
+            schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
+        )
+        self.judge = Judge(settings, self.engine, clock, self.table)
+        app.agent(self.inbound, name="ingest")(self._ingest)
+        app.agent(self.events, name="judge")(self._judge)
+        app.timer(settings.tick_interval_s, name="clock")(self._tick)
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
+        inbound = {
+            f"{tp.topic}:{tp.partition}" for tp in assigned if tp.topic in self.inbound.topics
+        }
+        self.marks.assigned(inbound)
+        self.judge.forget_partitions()
+
+    async def _ingest(self, stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            source, decoded = decode(
+                self.settings, self.calendar, msg.topic, msg.partition, msg.offset, msg.value
+            )
+            count(source, decoded)
+            for rejection in decoded.rejections:
+                dl = dead_letter(
+                    rejection,
+                    key=msg.key,
+                    value=msg.value,
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    connector=source,
+                    failed_at=self.clock(),
+                )
+                await self.deadletters.send(key=dl.key, value=dl.value, headers=dl.headers)
+            high: int | None = None
+            for ev in decoded.events:
+                await self.events.send(
+                    key=ev.dossier_code.encode(),
+                    value=encode_event(ev),
+                    headers=[("motcua.kind", KIND_EVENT), ("motcua.in", _now_header())],
+                )
+                if ev.event_time is not None:
+                    ms = to_ms(ev.event_time)
+                    high = ms if high is None else max(high, ms)
+            if high is not None:
+                lag = to_ms(self.clock()) - high
+                metrics.EVENT_LAG.labels(source).set(lag / 1000)
+            self.marks.delivered(msg.topic, msg.partition, high)
+
+    async def _tick(self) -> None:
+        record = clock_record(self.clock, self.marks)
+        for partition in range(self.settings.partitions):
+            await self.events.send(
+                key=b"", value=record, partition=partition, headers=[(CLOCK_HEADER, KIND_CLOCK)]
+            )
+
+    async def _judge(self, stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            headers = dict(msg.headers or ())
+            try:
+                if headers.get(CLOCK_HEADER) == KIND_CLOCK:
+                    alerts = self.judge.on_clock(msg.partition, msg.value)
+                else:
+                    alerts = self.judge.on_event(msg.partition, msg.key, msg.value)
+            except Exception as exc:  # a bug on one dossier must not stop the others
+                log.exception("judging %r failed", msg.key)
+                metrics.DEADLETTERS.labels("hub", "INTERNAL").inc()
+                await self.deadletters.send(
+                    key=msg.key,
+                    value=msg.value,
+                    headers=[
+                        ("motcua.error.reason", b"INTERNAL"),
+                        ("motcua.error.message", repr(exc).encode()),
+                        ("motcua.source.topic", msg.topic.encode()),
+                        ("motcua.source.partition", str(msg.partition).encode()),
+                        ("motcua.source.offset", str(msg.offset).encode()),
+                        ("motcua.connector", b"judge"),
+                        ("motcua.failed_at", self.clock().isoformat().encode()),
+                    ],
+                )
+                continue
+            await self._send_alerts(alerts, headers.get("motcua.in"))
+
+    async def _send_alerts(self, alerts: list[Alert], entered: bytes | None) -> None:
+        for alert in alerts:
+            await self.alerts.send(key=alert.dossier_code.encode(), value=encode_alert(alert))
+        if alerts and entered:
+            metrics.LATENCY.observe(max(0.0, time.time() - float(entered)))
+
+
+def _now_header() -> bytes:
+    return repr(time.time()).encode()

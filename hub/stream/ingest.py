@@ -1,0 +1,130 @@
+"""Stage 1: inbound agency messages -> common events keyed by dossier, or dead letters.
+
+Also keeps the marks of the inbound partitions this worker reads (highest event time, last
+delivery) and reports them, with the wall time, to every partition of hub.dossier.events: the
+clock records. Sent by the same producer after the events they cover, they reach each dossier
+partition behind those events, which is how the watermark crosses the re-keying.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors import CONNECTORS, Context, Decoded, Reason, Rejection
+from hub import metrics
+from hub.domain.calendar import WorkingCalendar
+from hub.settings import Settings
+from hub.stream.clock import Clock
+from hub.stream.state import to_ms
+from hub.topics import INBOUND_TOPICS
+
+log = logging.getLogger(__name__)
+CONNECTOR_OF_TOPIC = {topic: name for name, topic in INBOUND_TOPICS.items()}
+CLOCK_HEADER = "motcua.kind"
+
+
+@dataclass
+class PartitionMark:
+    high_ms: int | None = None
+    last_delivery: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class InboundMarks:
+    """What this worker has read of each inbound partition it owns."""
+
+    idle_timeout_s: float
+    marks: dict[str, PartitionMark] = field(default_factory=dict)
+
+    def delivered(self, topic: str, partition: int, event_ms: int | None) -> None:
+        mark = self.marks.setdefault(f"{topic}:{partition}", PartitionMark())
+        mark.last_delivery = time.monotonic()
+        if event_ms is not None and (mark.high_ms is None or event_ms > mark.high_ms):
+            mark.high_ms = event_ms
+
+    def assigned(self, keys: set[str]) -> None:
+        for gone in set(self.marks) - keys:
+            del self.marks[gone]
+        for key in keys:
+            self.marks.setdefault(key, PartitionMark())
+
+    def report(self) -> dict[str, list[int | bool | None]]:
+        now = time.monotonic()
+        return {
+            key: [m.high_ms, now - m.last_delivery >= self.idle_timeout_s]
+            for key, m in self.marks.items()
+        }
+
+
+def clock_record(clock: Clock, marks: InboundMarks) -> bytes:
+    return json.dumps({"wall": to_ms(clock()), "marks": marks.report()}).encode()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def dead_letter(
+    rejection: Rejection,
+    *,
+    key: bytes | None,
+    value: bytes,
+    topic: str,
+    partition: int,
+    offset: int,
+    connector: str,
+    failed_at: datetime,
+) -> DeadLetter:
+    headers = [
+        ("motcua.error.reason", rejection.reason.value.encode()),
+        ("motcua.error.message", rejection.message.encode()),
+        ("motcua.source.topic", topic.encode()),
+        ("motcua.source.partition", str(partition).encode()),
+        ("motcua.source.offset", str(offset).encode()),
+        ("motcua.connector", connector.encode()),
+        ("motcua.failed_at", failed_at.isoformat().encode()),
+    ]
+    if rejection.item is not None:
+        headers.append(("motcua.error.item", str(rejection.item).encode()))
+    return DeadLetter(key, value, headers)
+
+
+def decode(
+    settings: Settings,
+    calendar: WorkingCalendar,
+    topic: str,
+    partition: int,
+    offset: int,
+    raw: bytes,
+) -> tuple[str, Decoded]:
+    name = CONNECTOR_OF_TOPIC[topic]
+    ctx = Context(
+        calendar=calendar,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        max_message_bytes=settings.max_message_bytes,
+        land_security_code=settings.land_security_code,
+    )
+    try:
+        return name, CONNECTORS[name](raw, ctx)
+    except Exception as exc:  # a connector bug must not stop the hub: dead-letter and count
+        log.exception("connector %s failed on %s[%d]@%d", name, topic, partition, offset)
+        return name, Decoded(rejections=[Rejection(Reason.INTERNAL, f"connector failed: {exc!r}")])
+
+
+def count(source: str, decoded: Decoded) -> None:
+    metrics.MESSAGES.labels(source).inc()
+    if decoded.events:
+        metrics.EVENTS.labels(source).inc(len(decoded.events))
+    if decoded.informational:
+        metrics.INFORMATIONAL.labels(source).inc(decoded.informational)
+    for rej in decoded.rejections:
+        metrics.DEADLETTERS.labels(source, rej.reason.value).inc()

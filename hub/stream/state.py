@@ -1,0 +1,117 @@
+"""A dossier's stored state: its events (as the Avro bytes they travelled in) and its alerts.
+
+Stored as one table value per dossier. The events are kept as received, so appending one costs
+no re-encoding; they are decoded only when a dossier is not in the worker's cache.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from hub.codec import decode_event
+from hub.domain.engine import Emitted
+from hub.domain.events import DossierEvent
+
+_LEN = struct.Struct(">I")
+
+
+def to_ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000) if t.microsecond % 1000 == 0 else round(t.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass
+class DossierState:
+    partition: int
+    blobs: list[bytes] = field(default_factory=list)
+    events: list[DossierEvent] = field(default_factory=list)
+    emitted: dict[str, Emitted] = field(default_factory=dict)
+    next_wake_ms: int | None = None
+
+    def has(self, ev: DossierEvent) -> bool:
+        """A redelivery, or a later-timed delivery of an id already held, changes nothing."""
+        for seen in self.events:
+            if seen.event_id == ev.event_id:
+                if seen.event_time is None or ev.event_time is None:
+                    return True
+                return seen.event_time <= ev.event_time
+        return False
+
+    def add(self, ev: DossierEvent, blob: bytes) -> None:
+        self.events.append(ev)
+        self.blobs.append(blob)
+
+    def dumps(self) -> bytes:
+        header = json.dumps(
+            {
+                "p": self.partition,
+                "w": self.next_wake_ms,
+                "e": {
+                    aid: [e.type, e.occurrence, to_ms(e.raised_at), e.resolved]
+                    for aid, e in self.emitted.items()
+                },
+            },
+            separators=(",", ":"),
+        ).encode()
+        parts = [_LEN.pack(len(header)), header]
+        for blob in self.blobs:
+            parts += [_LEN.pack(len(blob)), blob]
+        return b"".join(parts)
+
+    @classmethod
+    def loads(cls, data: bytes) -> DossierState:
+        (n,) = _LEN.unpack_from(data, 0)
+        header = json.loads(data[4 : 4 + n])
+        pos = 4 + n
+        blobs: list[bytes] = []
+        while pos < len(data):
+            (m,) = _LEN.unpack_from(data, pos)
+            blobs.append(data[pos + 4 : pos + 4 + m])
+            pos += 4 + m
+        return cls(
+            partition=int(header["p"]),
+            blobs=blobs,
+            events=[decode_event(b) for b in blobs],
+            emitted={
+                aid: Emitted(t, occ, from_ms(raised), bool(resolved))
+                for aid, (t, occ, raised, resolved) in header["e"].items()
+            },
+            next_wake_ms=header["w"],
+        )
+
+
+class StateCache:
+    """Decoded states of recently touched dossiers, so a busy dossier is not decoded per event."""
+
+    def __init__(self, capacity: int = 20000) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[bytes, DossierState] = OrderedDict()
+
+    def get(self, key: bytes) -> DossierState | None:
+        state = self._items.get(key)
+        if state is not None:
+            self._items.move_to_end(key)
+        return state
+
+    def put(self, key: bytes, state: DossierState) -> None:
+        self._items[key] = state
+        self._items.move_to_end(key)
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def peek(data: bytes) -> tuple[int, int | None]:
+    """The partition and wake-up time of a stored state, without decoding its events."""
+    (n,) = _LEN.unpack_from(data, 0)
+    header = json.loads(data[4 : 4 + n])
+    return int(header["p"]), header["w"]
