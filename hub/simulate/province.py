@@ -435,6 +435,7 @@ class Dossier:
     bypass: bool = False
     step_overdue: bool = False
     apology: bool = False
+    apology_on_time: bool = False  # an apology dated at or before the due date
     supplement: bool = False
     tax: bool = False
     submitted_at: datetime | None = None  # online submission (status 1)
@@ -461,6 +462,7 @@ class Dossier:
             "bypass": self.bypass,
             "step_overdue": self.step_overdue,
             "apology": self.apology,
+            "apology_on_time": self.apology_on_time,
             "supplement": self.supplement,
             "tax": self.tax,
         }
@@ -831,6 +833,8 @@ class _Life:
                 t = clock.advance(t, rng.randint(1, 12))
             elif gap == "a":  # the applicant's time: half a day to a week
                 t = clock.advance(t, rng.randint(240, 5 * DAY_MIN))
+            elif gap == "r":  # the one-stop system records the closing within the grace
+                t = clock.advance(t, rng.randint(1, 360))
             elif gap == "p":  # after the finish: result handed over later
                 t = clock.advance(t, rng.randint(5, 2 * DAY_MIN))
             elif gap == "O" and d.due_current is not None:  # the late finish
@@ -916,7 +920,7 @@ class _Life:
                 self.step(t, 10, desk, "Trả kết quả cho công dân")
                 self.snapshot(t, 10)
 
-            script += [("p", done), ("p", returned)]
+            script += [("r", done), ("p", returned)]
         else:
             status = 7 if d.outcome == "withdrawn" else 8
             text = "Công dân yêu cầu rút hồ sơ" if status == 7 else "Dừng xử lý hồ sơ"
@@ -925,7 +929,7 @@ class _Life:
                 self.step(t, status, desk, text)
                 self.snapshot(t, status)
 
-            script.append(("p", stop))
+            script.append(("r", stop))
 
     def refusal(self, desk: Officer) -> Action:
         def act(t: datetime) -> None:
@@ -987,7 +991,7 @@ class _Life:
         if not d.bypass:
             s.append(("0", self.receipt(desk)))
             if d.outcome == "refused":
-                s.append(("w", self.refusal(desk)))
+                s.append(("W", self.refusal(desk)))
                 return s
 
             def hand(t: datetime) -> None:
@@ -1035,7 +1039,7 @@ class _Life:
         if not d.bypass:
             s.append(("0", self.receipt(desk)))
             if d.outcome == "refused":
-                s.append(("w", self.refusal(desk)))
+                s.append(("W", self.refusal(desk)))
                 return s
 
             def hand(t: datetime) -> None:
@@ -1167,6 +1171,7 @@ class _Life:
         self.add(at, ONESTOP, "apology", reason=rng.choice(APOLOGY_REASONS), new_due=new_due,
                  signer=signer)  # fmt: skip
         d.apology = True
+        d.apology_on_time = at <= due
 
     def assign_deadlines(self) -> None:
         d, rng, clock, cal = self.d, self.rng, self.clock, self.sim.cal
