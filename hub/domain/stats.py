@@ -1,0 +1,320 @@
+"""Per-unit statistics, the execution map of rules.md §7. Pure: no Kafka, no clock.
+
+Two steps, so that the same code serves the pure test and the live, province-wide view:
+
+1. `summarize(facts, calendar, grace)` turns a dossier's facts into a `Summary`: a compact record
+   of *times* (receipt, closing, the due date in force from each instant on, pause intervals,
+   supplement requests, apologies, every alert interval of the rules' timeline, the current
+   holder). It depends on the dossier's events only, never on "now", so it changes only when an
+   event arrives; the stream layer publishes it then (hub/stream/summaries.py).
+2. `contribution(summary, as_of)` reads a summary at an instant: which of the §7 counters the
+   dossier adds to. `unit_stats(summaries, start, end, now)` aggregates, per receiving unit, the
+   dossiers received in `[start, end)`, each judged as of `min(end, now)`.
+
+Choices where §7 leaves room (the sample's expected_unit_stats.json agrees with all of them):
+- the receiving unit: the one-stop code's prefix; `land` for `land:<id>`; `civil:<CoQuan>` of the
+  earliest civil event naming one (`civil` when none does); its name: `DonViXuLy` of any of the
+  unit's dossiers (the first found in code order), the `CoQuan` for civil units, null for `land`;
+- "finished" and "closed without result" are decided by the first closing; a finished dossier is
+  on time when it has no due date, or finished at or before the due date in force then (ended
+  pauses moved it), and had at most one supplement request;
+- open past due: open, and `PROCESSING_LATE` raised at or before the instant (a dossier paused
+  after becoming late stays late; one paused before its due date is within due);
+- paused: open and inside a non-empty merged pause interval at the instant (also counted in one
+  of the two before);
+- `unreported_completions` / `not_received_via_onestop`: dossiers (not alerts) with such an alert
+  raised at or before the instant, resolved or not;
+- `supplements`: merged supplement pauses started by then; `apologies`: distinct `NgayXinLoi`;
+- `online`: `KenhThucHien` 2; `online_share` = online / received (0.0 when none received);
+- `on_time_rate` = finished on time / (finished + open past due), null when that is 0.
+Units are listed by code (code-point order). The per-procedure breakdown, also §7, is in
+`unit_stats(..., by_procedure=True)` (each unit row gains `procedures`: rows of the same fields
+keyed by `procedure_code`); the contract's file has the unit rows only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.domain.alerts import AlertState, AlertType
+from hub.domain.calendar import WorkingCalendar
+from hub.domain.dossier import DossierFacts, _merge
+from hub.domain.rules import timeline
+
+COUNTERS = (
+    "received",
+    "finished_on_time",
+    "finished_late",
+    "open_within_due",
+    "open_past_due",
+    "paused",
+    "closed_without_result",
+    "unreported_completions",
+    "not_received_via_onestop",
+    "supplements",
+    "apologies",
+    "online",
+)
+
+
+def ms(t: datetime) -> int:
+    return round(t.timestamp() * 1000)
+
+
+def at(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def receiving_unit(facts: DossierFacts) -> tuple[str, str | None]:
+    """(unit code, unit name) of rules.md §7."""
+    if facts.code.startswith("land:"):
+        return "land", None
+    if facts.code.startswith("civil:"):
+        agency = facts.civil_agency
+        return (f"civil:{agency}", agency) if agency else ("civil", None)
+    if facts.unit_code is not None:
+        return facts.unit_code, facts.unit_name
+    return facts.code.split(":", 1)[0], None  # onestop:/tax: keys: never received anyway
+
+
+@dataclass
+class Summary:
+    """Everything the statistics, the metrics and the drill-down need of one dossier."""
+
+    code: str
+    unit: str
+    unit_name: str | None = None
+    procedure: str | None = None
+    procedure_name: str | None = None
+    in_catalog: bool = False
+    channel: str | None = None
+    received: int | None = None
+    closed: tuple[int, bool] | None = None  # (time, with result): the first closing
+    due: list[tuple[int, int]] = field(default_factory=list)  # (in force from, due date)
+    paused: list[tuple[int, int | None]] = field(default_factory=list)  # non-empty, merged
+    supplements: list[int] = field(default_factory=list)  # starts of merged supplement pauses
+    apologies: list[int] = field(default_factory=list)
+    # (type, raised, resolved or None); from the rules' timeline
+    alerts: list[tuple[str, int, int | None]] = field(default_factory=list)
+    holder: tuple[str | None, str | None] = (None, None)  # latest hand-over
+    holder_since: int | None = None
+
+    # -- reading at an instant ----------------------------------------------------------------
+    def due_at(self, t: int) -> int | None:
+        due = None
+        for start, value in self.due:
+            if start > t:
+                break
+            due = value
+        return due
+
+    @property
+    def due_original(self) -> int | None:
+        return self.due[0][1] if self.due else None
+
+    def is_open(self, t: int) -> bool:
+        return (
+            self.received is not None
+            and self.received <= t
+            and (self.closed is None or t < self.closed[0])
+        )
+
+    def is_paused(self, t: int) -> bool:
+        return any(a <= t and (b is None or t < b) for a, b in self.paused)
+
+    def raised(self, kind: AlertType, t: int) -> int | None:
+        """When an alert of this type was first raised at or before `t`."""
+        times = [r for k, r, _ in self.alerts if k == kind.value and r <= t]
+        return min(times, default=None)
+
+    def open_alerts(self, t: int) -> list[str]:
+        return [k for k, r, s in self.alerts if r <= t and (s is None or s > t)]
+
+    def past_due(self, t: int) -> bool:
+        return self.is_open(t) and self.raised(AlertType.PROCESSING_LATE, t) is not None
+
+    # -- wire form ----------------------------------------------------------------------------
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def loads(cls, data: bytes) -> Summary:
+        raw: dict[str, Any] = json.loads(data)
+        return cls(
+            code=raw["code"],
+            unit=raw["unit"],
+            unit_name=raw.get("unit_name"),
+            procedure=raw.get("procedure"),
+            procedure_name=raw.get("procedure_name"),
+            in_catalog=bool(raw.get("in_catalog")),
+            channel=raw.get("channel"),
+            received=raw.get("received"),
+            closed=(raw["closed"][0], bool(raw["closed"][1])) if raw.get("closed") else None,
+            due=[(a, b) for a, b in raw.get("due", [])],
+            paused=[(a, b) for a, b in raw.get("paused", [])],
+            supplements=list(raw.get("supplements", [])),
+            apologies=list(raw.get("apologies", [])),
+            alerts=[(k, r, s) for k, r, s in raw.get("alerts", [])],
+            holder=_pair(raw.get("holder")),
+            holder_since=raw.get("holder_since"),
+        )
+
+
+def _pair(value: Any) -> tuple[str | None, str | None]:
+    unit, officer = value if value else (None, None)
+    return unit, officer
+
+
+def summarize(facts: DossierFacts, calendar: WorkingCalendar, grace_working_days: int) -> Summary:
+    unit, name = receiving_unit(facts)
+    s = Summary(
+        code=facts.code,
+        unit=unit,
+        unit_name=name,
+        procedure=facts.procedure_code,
+        procedure_name=facts.procedure_name,
+        in_catalog=facts.time_limit_wd is not None,
+        channel=facts.channel,
+        received=ms(facts.received_at) if facts.received_at else None,
+    )
+    if facts.closing is not None:
+        s.closed = (ms(facts.closing.at), facts.closing.with_result)
+    if facts.due_original is not None:
+        start = min(facts.received_at, facts.due_original) if facts.received_at else None
+        s.due = [(ms(start) if start else 0, ms(facts.due_original))]
+        for iv in facts.merged:
+            if iv.end is None:
+                break
+            due = facts.due_at(iv.end, calendar)
+            if due is not None and ms(due) != s.due[-1][1]:
+                s.due.append((ms(iv.end), ms(due)))
+    s.paused = [
+        (ms(iv.start), ms(iv.end) if iv.end else None) for iv in facts.merged if not iv.empty
+    ]
+    supplement = _merge([p for p in facts.pauses if p.kind == "supplement"])
+    s.supplements = [ms(iv.start) for iv in supplement]  # len == facts.supplement_requests
+    s.apologies = [ms(a) for a in facts.apologies]
+    raised: dict[tuple[str, str, datetime], list[int | None]] = {}
+    for t in timeline(facts, calendar, grace_working_days):
+        key = (t.type.value, t.occurrence, t.raised_at)
+        if t.state is AlertState.RAISED:
+            raised.setdefault(key, [ms(t.condition_at), None])
+        elif key in raised:
+            raised[key][1] = ms(t.condition_at)
+    s.alerts = sorted(
+        ((k[0], int(v[0] or 0), v[1]) for k, v in raised.items()), key=lambda a: (a[1], a[0])
+    )
+    if facts.handovers:
+        last = facts.handovers[-1]
+        s.holder = (last.unit, last.officer)
+        s.holder_since = ms(last.at)
+    else:
+        s.holder = (facts.unit_name, None)
+    return s
+
+
+@dataclass
+class Contribution:
+    """What one dossier adds to its unit's row, as of an instant."""
+
+    unit: str
+    unit_name: str | None
+    procedure: str | None
+    counts: dict[str, int]
+
+
+def contribution(s: Summary, as_of: int) -> Contribution | None:
+    """None when the dossier is not received at `as_of`."""
+    if s.received is None or s.received > as_of:
+        return None
+    c = dict.fromkeys(COUNTERS, 0)
+    c["received"] = 1
+    c["online"] = int(s.channel == "2")
+    closed = s.closed if s.closed is not None and s.closed[0] <= as_of else None
+    if closed is not None:
+        when, with_result = closed
+        if with_result:
+            due = s.due_at(when)
+            on_time = (due is None or when <= due) and len(s.supplements) <= 1
+            c["finished_on_time" if on_time else "finished_late"] = 1
+        else:
+            c["closed_without_result"] = 1
+    else:
+        c["open_past_due" if s.past_due(as_of) else "open_within_due"] = 1
+        c["paused"] = int(s.is_paused(as_of))
+    c["unreported_completions"] = int(s.raised(AlertType.UNREPORTED_COMPLETION, as_of) is not None)
+    c["not_received_via_onestop"] = int(
+        s.raised(AlertType.NOT_RECEIVED_VIA_ONESTOP, as_of) is not None
+    )
+    c["supplements"] = sum(1 for t in s.supplements if t <= as_of)
+    c["apologies"] = sum(1 for t in s.apologies if t <= as_of)
+    return Contribution(s.unit, s.unit_name, s.procedure, c)
+
+
+def _row(code: str, name: str | None, counts: dict[str, int]) -> dict[str, Any]:
+    row: dict[str, Any] = {"unit_code": code, "unit_name": name}
+    for key in COUNTERS:
+        if key != "online":
+            row[key] = counts[key]
+    row["online"] = counts["online"]
+    received = counts["received"]
+    row["online_share"] = counts["online"] / received if received else 0.0
+    judged = counts["finished_on_time"] + counts["finished_late"] + counts["open_past_due"]
+    row["on_time_rate"] = counts["finished_on_time"] / judged if judged else None
+    return row
+
+
+def unit_stats(
+    summaries: Iterable[Summary],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+    *,
+    by_procedure: bool = False,
+    unit: str | None = None,
+) -> list[dict[str, Any]]:
+    """One row per receiving unit with a dossier received in `[start, end)`, as of
+    `min(end, now)` (either may be None: unbounded)."""
+    bounds = [ms(t) for t in (end, now) if t is not None]
+    as_of = min(bounds) if bounds else 2**62
+    lo = ms(start) if start is not None else None
+    totals: dict[str, dict[str, int]] = {}
+    names: dict[str, str | None] = {}
+    procs: dict[str, dict[str, dict[str, int]]] = {}
+    for s in sorted(summaries, key=lambda s: s.code):
+        if s.received is None or (lo is not None and s.received < lo):
+            continue
+        if end is not None and s.received >= ms(end):
+            continue
+        if unit is not None and s.unit != unit:
+            continue
+        got = contribution(s, as_of)
+        if got is None:
+            continue
+        total = totals.setdefault(got.unit, dict.fromkeys(COUNTERS, 0))
+        if names.get(got.unit) is None:
+            names[got.unit] = got.unit_name
+        for key, value in got.counts.items():
+            total[key] += value
+        if by_procedure:
+            prow = procs.setdefault(got.unit, {}).setdefault(
+                got.procedure or "", dict.fromkeys(COUNTERS, 0)
+            )
+            for key, value in got.counts.items():
+                prow[key] += value
+    out = []
+    for code in sorted(totals):
+        row = _row(code, names.get(code), totals[code])
+        if by_procedure:
+            rows = []
+            for proc in sorted(procs.get(code, {})):
+                prow = _row(code, names.get(code), procs[code][proc])
+                del prow["unit_code"], prow["unit_name"]
+                rows.append({"procedure_code": proc or None, **prow})
+            row["procedures"] = rows
+        out.append(row)
+    return out

@@ -1,0 +1,61 @@
+"""rules.md §7: the sample feed, judged purely as of its end time, gives the expected unit rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from hub.domain.stats import COUNTERS, Summary, summarize, unit_stats
+from tests.samples import END_TIME, expected_unit_stats
+from tests.unit.test_samples_rules import CAL, ENGINE, _events
+
+
+@pytest.fixture(scope="module")
+def summaries() -> list[Summary]:
+    return [summarize(ENGINE.facts(code, evs), CAL, 1) for code, evs in _events().items()]
+
+
+def test_sample_feed_gives_exactly_the_expected_unit_stats(summaries: list[Summary]) -> None:
+    assert unit_stats(summaries, now=END_TIME) == expected_unit_stats()
+
+
+def test_summary_wire_form_round_trips(summaries: list[Summary]) -> None:
+    again = [Summary.loads(s.dumps()) for s in summaries]
+    assert again == summaries
+    assert unit_stats(again, now=END_TIME) == expected_unit_stats()
+
+
+def test_no_identity_numbers_in_summaries(summaries: list[Summary]) -> None:
+    blob = b"".join(s.dumps() for s in summaries)
+    assert b"SoGiayTo" not in blob and b"ChuHoSo" not in blob
+
+
+def test_procedure_breakdown_adds_up(summaries: list[Summary]) -> None:
+    rows = unit_stats(summaries, now=END_TIME, by_procedure=True)
+    for row in rows:
+        for key in COUNTERS:
+            assert sum(p[key] for p in row["procedures"]) == row[key], (row["unit_code"], key)
+
+
+def test_periods_partition_the_dossiers(summaries: list[Summary]) -> None:
+    november = unit_stats(
+        summaries,
+        datetime.fromisoformat("2026-11-01T00:00+07:00"),
+        datetime.fromisoformat("2026-12-01T00:00+07:00"),
+        END_TIME,
+    )
+    december = unit_stats(
+        summaries, datetime.fromisoformat("2026-12-01T00:00+07:00"), None, END_TIME
+    )
+    everything = {r["unit_code"]: r["received"] for r in expected_unit_stats()}
+    split: dict[str, int] = {}
+    for row in november + december:
+        split[row["unit_code"]] = split.get(row["unit_code"], 0) + row["received"]
+    assert split == everything
+    # as of the end of November nothing received in November is judged with December's events
+    assert all(r["received"] >= r["open_within_due"] + r["open_past_due"] for r in november)
+
+
+def test_as_of_before_everything_is_empty(summaries: list[Summary]) -> None:
+    assert unit_stats(summaries, now=END_TIME - timedelta(days=400)) == []
