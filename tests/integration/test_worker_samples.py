@@ -1,0 +1,129 @@
+"""The contract's sample feed through a real worker on a real broker (issues 2-4).
+
+Each test gets a broker of its own, so topics start empty and a worker reads only its feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from hub import broker
+from hub.domain.alerts import Alert
+from hub.settings import Settings
+from hub.topics import DEADLETTER, create_topics
+from tests.conftest import broker_settings
+from tests.integration.harness import produce, read_topic, running_worker, wait_for_alerts
+from tests.samples import (
+    FILES,
+    SECURITY_CODE,
+    TOPICS,
+    expected_alerts,
+    expected_deadletters,
+    lines,
+    scheduled,
+)
+
+pytestmark = pytest.mark.kafka
+
+Key = tuple[str, str, str, datetime]
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Settings]:
+    settings = broker_settings(tmp_path / "broker")
+    broker.start(settings)
+    try:
+        asyncio.run(create_topics(settings))
+        yield settings
+    finally:
+        broker.stop(settings)
+
+
+def worker_env(settings: Settings, tmp_path: Path, app_id: str = "samples") -> dict[str, str]:
+    from tests.conftest import free_ports
+
+    return {
+        "MOTCUA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "MOTCUA_DATA_DIR": str(tmp_path / "worker-data"),
+        "MOTCUA_APP_ID": app_id,
+        "MOTCUA_CLOCK": "event",
+        "MOTCUA_IDLE_TIMEOUT_S": "3",
+        "MOTCUA_LAND_SECURITY_CODE": SECURITY_CODE,
+        "MOTCUA_WEB_PORT": str(free_ports(1)[0]),
+    }
+
+
+def key_of(a: Alert) -> Key:
+    return (a.type.value, a.state.value, a.dossier_code, a.condition_at)
+
+
+def expected_keys() -> list[Key]:
+    return sorted(
+        (str(a["type"]), str(a["state"]), str(a["dossier_code"]),
+         datetime.fromisoformat(str(a["condition_at"])))
+        for a in expected_alerts()
+    )
+
+
+def in_schedule_order() -> list[tuple[str, bytes | None, bytes]]:
+    return [(TOPICS[line.source], None, line.raw) for line in scheduled()]
+
+
+def file_after_file() -> list[tuple[str, bytes | None, bytes]]:
+    return [(TOPICS[src], None, raw) for src in FILES for raw in lines(src)]
+
+
+def without_late_data_retractions(alerts: list[Alert]) -> list[Alert]:
+    retracted = {
+        a.alert_id
+        for a in alerts
+        if a.state.value == "RESOLVED" and a.details.get("reason") == "late-data"
+    }
+    return [a for a in alerts if a.alert_id not in retracted]
+
+
+def test_sample_feed_in_sent_order(own_broker: Settings, tmp_path: Path) -> None:
+    with running_worker(worker_env(own_broker, tmp_path), tmp_path / "worker.log"):
+        asyncio.run(produce(own_broker.kafka_bootstrap, in_schedule_order()))
+        alerts = wait_for_alerts(own_broker.kafka_bootstrap, at_least=len(expected_keys()))
+        dead = asyncio.run(read_topic(own_broker.kafka_bootstrap, DEADLETTER))
+    assert sorted(key_of(a) for a in alerts) == expected_keys()
+    assert not [a for a in alerts if a.details.get("reason") == "late-data"]
+    # each alert id: one RAISED, at most one RESOLVED, sharing the id
+    for a in alerts:
+        assert sum(1 for b in alerts if b.alert_id == a.alert_id and b.state == a.state) == 1
+
+    got = sorted(
+        (
+            h["motcua.source.topic"].decode(),
+            h["motcua.error.reason"].decode(),
+            int(h["motcua.error.item"]) if "motcua.error.item" in h else None,
+            hashlib.sha256(r.value).hexdigest(),  # type: ignore[attr-defined]
+        )
+        for r in dead
+        for h in [dict(r.headers)]  # type: ignore[attr-defined]
+    )
+    want = sorted(
+        (TOPICS[str(d["source"])], str(d["reason"]), d["item"], str(d["sha256"]))
+        for d in expected_deadletters()
+    )
+    assert got == want
+    for r in dead:
+        headers = dict(r.headers)  # type: ignore[attr-defined]
+        for name in ("motcua.error.message", "motcua.source.partition", "motcua.source.offset",
+                     "motcua.connector", "motcua.failed_at"):
+            assert headers.get(name), name
+
+
+def test_sample_feed_one_file_after_another(own_broker: Settings, tmp_path: Path) -> None:
+    with running_worker(worker_env(own_broker, tmp_path), tmp_path / "worker.log"):
+        asyncio.run(produce(own_broker.kafka_bootstrap, file_after_file()))
+        alerts = wait_for_alerts(own_broker.kafka_bootstrap, at_least=len(expected_keys()))
+    kept = without_late_data_retractions(alerts)
+    assert sorted(key_of(a) for a in kept) == expected_keys()
