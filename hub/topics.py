@@ -24,6 +24,11 @@ INBOUND_TOPICS: dict[str, str] = {
 DOSSIER_EVENTS = "hub.dossier.events"
 ALERTS = "hub.alerts"
 DEADLETTER = "hub.deadletter"
+# per-dossier summaries for the province-wide statistics (hub/stream/summaries.py): compacted
+DOSSIER_SUMMARY = "hub.dossier.summary"
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    DOSSIER_SUMMARY: {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},
+}
 DEADLETTER_PARTITIONS = 3
 
 TOPIC_EXISTS = 36  # TOPIC_ALREADY_EXISTS error code
@@ -35,6 +40,7 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
     counts[DOSSIER_EVENTS] = settings.partitions
     counts[ALERTS] = settings.partitions
     counts[DEADLETTER] = DEADLETTER_PARTITIONS
+    counts[DOSSIER_SUMMARY] = settings.partitions  # = hub.dossier.events: same partition per key
     return counts
 
 
@@ -104,7 +110,10 @@ async def create_topics(settings: Settings, bootstrap: str | None = None) -> lis
             return []
         replication = await _replication_factor(admin)
         response = await admin.create_topics(
-            [NewTopic(name, wanted[name], replication) for name in missing]
+            [
+                NewTopic(name, wanted[name], replication, topic_configs=TOPIC_CONFIGS.get(name))
+                for name in missing
+            ]
         )
         created: list[str] = []
         problems: list[str] = []

@@ -21,6 +21,7 @@ from hub.domain.calendar import WorkingCalendar
 from hub.domain.catalog import Catalog
 from hub.domain.engine import Engine
 from hub.settings import Settings
+from hub.stream import summaries
 from hub.stream.clock import Clock, system_clock
 from hub.stream.ingest import (
     CLOCK_HEADER,
@@ -65,6 +66,11 @@ def _kafka_credentials(settings: Settings) -> Any:
 
 class Hub:
     """Builds and holds the faust app for one worker process."""
+
+    # set by summaries.install (province-wide statistics, hub/stream/summaries.py)
+    summary_topic: Any
+    summary_publisher: summaries.SummaryPublisher
+    summary_store: summaries.SummaryStore
 
     def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
         self.settings = settings
@@ -120,6 +126,7 @@ class Hub:
         app.agent(self.events, name="judge")(self._judge)
         app.timer(settings.tick_interval_s, name="clock")(self._tick)
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+        summaries.install(self)  # issue 5: summaries, web pages, /metrics
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
         inbound = {
@@ -168,6 +175,7 @@ class Hub:
             await self.events.send(
                 key=b"", value=record, partition=partition, headers=[(CLOCK_HEADER, KIND_CLOCK)]
             )
+        await summaries.on_tick(self)
 
     async def _judge(self, stream: Any) -> None:
         async for event in stream.events():
@@ -196,6 +204,7 @@ class Hub:
                 )
                 continue
             await self._send_alerts(alerts, headers.get("motcua.in"))
+            await summaries.flush(self)
 
     async def _send_alerts(self, alerts: list[Alert], entered: bytes | None) -> None:
         for alert in alerts:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import heapq
 import json
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
 from hub import metrics
 from hub.codec import decode_event
 from hub.domain.alerts import Alert
+from hub.domain.dossier import DossierFacts
 from hub.domain.engine import Engine
 from hub.domain.watermark import Watermark
 from hub.settings import ClockMode, Settings
@@ -41,6 +42,8 @@ class Judge:
     _heaps: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
     _now: dict[int, int] = field(default_factory=dict)
     _marks: dict[int, Watermark] = field(default_factory=dict)
+    # called with each evaluation's facts (hub/stream/summaries.py publishes the summaries)
+    on_facts: Callable[[bytes, DossierFacts], None] | None = None
 
     # -- the clock ---------------------------------------------------------------------------
     def now_ms(self, partition: int) -> int | None:
@@ -147,4 +150,6 @@ class Judge:
             heapq.heappush(self._heap(state.partition), (wake, key))
         for alert in result.alerts:
             metrics.ALERTS.labels(alert.type.value, alert.state.value).inc()
+        if self.on_facts is not None and result.facts is not None:
+            self.on_facts(key, result.facts)
         return result.alerts

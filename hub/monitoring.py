@@ -1,0 +1,182 @@
+"""The hub's own health and the state gauges at `/metrics` (hub/metrics.py holds the counters).
+
+Conventions: `motcua_` prefix, base units (seconds, messages), `_total` counters, bounded labels
+only: source, reason, type, state, unit (receiving unit codes: a few hundred per province),
+topic and partition. Never a dossier code or a person.
+
+Computed at scrape time from what the worker already holds:
+- `motcua_open_dossiers{unit,state}` and `motcua_open_alerts{type,unit}`: over the dossier
+  summaries of the partitions *this worker judges* (hub/stream/summaries.py), as of the hub's
+  "now"; so `sum without(instance)` across workers is the province, with no double counting;
+- `motcua_dossiers_without_catalogue_procedure{reason}`: received dossiers of those partitions
+  whose procedure is unknown (`no_code`) or missing from the catalogue (`not_in_catalogue`);
+- `motcua_table_entries{table}`: the dossier state table (this worker's partitions) and the
+  summary map (the whole province).
+Sampled every few seconds by a timer (the consumer's positions are asynchronous):
+- `motcua_consumer_lag_messages{topic,partition}`: high watermark less position, per inbound
+  partition this worker consumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter as Tally
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from hub import metrics
+from hub.domain.stats import ms
+from hub.topics import DOSSIER_EVENTS, INBOUND_TOPICS
+
+if TYPE_CHECKING:
+    from hub.stream.app import Hub
+
+log = logging.getLogger(__name__)
+
+CONSUMER_LAG = Gauge(
+    "motcua_consumer_lag_messages",
+    "Inbound messages not yet consumed (high watermark less position), per owned partition",
+    ["topic", "partition"],
+    registry=metrics.REGISTRY,
+)
+SUMMARY_LAG = Gauge(
+    "motcua_digest_reader_lag_messages",
+    "Dossier summaries not yet read by this worker's province-wide map",
+    registry=metrics.REGISTRY,
+)
+
+
+class StateCollector(Collector):
+    def __init__(self) -> None:
+        self.hub: Hub | None = None
+
+    def owned_partitions(self) -> set[int]:
+        hub = self.hub
+        if hub is None:
+            return set()
+        try:
+            actives = hub.app.assignor.assigned_actives()
+        except Exception:  # not started
+            return set()
+        return {tp.partition for tp in actives if tp.topic == DOSSIER_EVENTS}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        dossiers = GaugeMetricFamily(
+            "motcua_open_dossiers",
+            "Open dossiers of the partitions this worker judges, per receiving unit and state "
+            "(paused ones are also counted as within_due or past_due)",
+            labels=["unit", "state"],
+        )
+        alerts = GaugeMetricFamily(
+            "motcua_open_alerts",
+            "Alerts raised and not resolved, per type and receiving unit (this worker's "
+            "partitions)",
+            labels=["type", "unit"],
+        )
+        missing = GaugeMetricFamily(
+            "motcua_dossiers_without_catalogue_procedure",
+            "Received dossiers (this worker's partitions) with no due date from the catalogue: "
+            "no procedure code, or a code not in the catalogue",
+            labels=["reason"],
+        )
+        tables = GaugeMetricFamily(
+            "motcua_table_entries",
+            "Entries held: the dossier state table (this worker) and the summary map (province)",
+            labels=["table"],
+        )
+        hub = self.hub
+        if hub is not None:
+            try:
+                self._fill(hub, dossiers, alerts, missing, tables)
+            except Exception:  # a scrape must not break on a transient state
+                log.exception("collecting state metrics failed")
+        yield dossiers
+        yield alerts
+        yield missing
+        yield tables
+
+    def _fill(
+        self,
+        hub: Hub,
+        dossiers: GaugeMetricFamily,
+        alerts: GaugeMetricFamily,
+        missing: GaugeMetricFamily,
+        tables: GaugeMetricFamily,
+    ) -> None:
+        store = hub.summary_store
+        as_of: datetime | None = store.as_of()
+        owned = self.owned_partitions()
+        states: Tally[tuple[str, str]] = Tally()
+        opened: Tally[tuple[str, str]] = Tally()
+        unknown: Tally[str] = Tally({"no_code": 0, "not_in_catalogue": 0})
+        if as_of is not None:
+            t = ms(as_of)
+            for code, s in list(store.summaries.items()):
+                if store.partition_of.get(code) not in owned:
+                    continue
+                if s.received is not None and s.received <= t and not s.in_catalog:
+                    unknown["no_code" if s.procedure is None else "not_in_catalogue"] += 1
+                for kind in s.open_alerts(t):
+                    opened[(kind, s.unit)] += 1
+                if not s.is_open(t):
+                    continue
+                states[(s.unit, "past_due" if s.past_due(t) else "within_due")] += 1
+                if s.is_paused(t):
+                    states[(s.unit, "paused")] += 1
+        for (unit, state), n in sorted(states.items()):
+            dossiers.add_metric([unit, state], n)
+        for (kind, unit), n in sorted(opened.items()):
+            alerts.add_metric([kind, unit], n)
+        for reason, n in sorted(unknown.items()):
+            missing.add_metric([reason], n)
+        table_size = sum(1 for k in hub.table if not bytes(k).startswith(b"\x00"))
+        tables.add_metric(["dossiers"], table_size)
+        tables.add_metric(["summaries"], len(store.summaries))
+
+
+COLLECTOR = StateCollector()
+metrics.REGISTRY.register(COLLECTOR)
+_INBOUND = set(INBOUND_TOPICS.values())
+
+
+async def sample_consumer_lag(hub: Hub) -> None:
+    consumer: Any = hub.app.consumer
+    seen: set[tuple[str, str]] = set()
+    for tp in consumer.assignment():
+        if tp.topic not in _INBOUND:
+            continue
+        try:
+            high = consumer.highwater(tp)
+            position = await consumer.position(tp)
+        except Exception:  # the consumer is rebalancing
+            continue
+        if high is None or position is None:
+            continue
+        labels = (tp.topic, str(tp.partition))
+        seen.add(labels)
+        CONSUMER_LAG.labels(*labels).set(max(0, high - position))
+    for labels in list(_lag_labels - seen):  # partitions this worker no longer consumes
+        with contextlib.suppress(KeyError):
+            CONSUMER_LAG.remove(*labels)
+    _lag_labels.clear()
+    _lag_labels.update(seen)
+    SUMMARY_LAG.set(hub.summary_store.status()["lag"])
+
+
+_lag_labels: set[tuple[str, str]] = set()
+
+
+def install(hub: Hub) -> None:
+    """Point the collector at this worker's hub and sample the consumer lag every 5 s."""
+    COLLECTOR.hub = hub
+
+    async def _sample() -> None:
+        await sample_consumer_lag(hub)
+
+    hub.app.timer(5.0, name="metrics-sample")(_sample)

@@ -1,0 +1,216 @@
+"""The hub's web face, on faust's web server (contracts/operations.md "Web").
+
+    /                       the execution map, drill-down and dossier search (hub/web/index.html)
+    /api/units              §7 rows per receiving unit; ?period=today|month|year|all or
+                            ?from=YYYY-MM-DD&to=YYYY-MM-DD (inclusive dates, or ISO instants);
+                            ?by_procedure=1 adds each unit's per-procedure rows
+    /api/units/{unit}       one unit's row with procedures, and its open late dossiers
+    /api/dossiers/{code}    the trace; routed to the worker that judges the dossier's partition
+    /api/search?q=          dossier codes starting with (or containing) q
+    /metrics                Prometheus text format
+    /health                 liveness and the summary reader's progress
+
+Statistics come from the province-wide summary map every worker keeps (hub/stream/summaries.py),
+so any worker answers them; a trace needs the dossier's events, held only by the worker owning
+its partition, so the request goes there (faust's table routing on the dossier table).
+The response header `X-Motcua-As-Of` gives the instant the figures are judged at.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, datetime, timedelta
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+from faust import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hub import metrics, monitoring
+from hub.domain.calendar import TZ
+from hub.domain.stats import ms, unit_stats
+from hub.stream.state import DossierState, from_ms
+from hub.web.trace import build_trace, iso
+
+if TYPE_CHECKING:
+    from hub.stream.app import Hub
+
+log = logging.getLogger(__name__)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=TZ)
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def _instant(text: str, end: bool) -> datetime:
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            start = datetime(d.year, d.month, d.day, tzinfo=TZ)
+            return start + timedelta(days=1) if end else start
+        t = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadRequest(f"not a date or ISO instant: {text!r}") from exc
+    return t if t.tzinfo else t.replace(tzinfo=TZ)
+
+
+def period_bounds(
+    params: dict[str, str], as_of: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The `[start, end)` of a request's period; None: unbounded."""
+    if "from" in params or "to" in params:
+        start = _instant(params["from"], False) if params.get("from") else None
+        end = _instant(params["to"], True) if params.get("to") else None
+        return start, end
+    period = params.get("period", "all")
+    if period == "all":
+        return None, None
+    if period not in ("today", "month", "year"):
+        raise BadRequest(f"period must be today, month, year or all, not {period!r}")
+    local = (as_of or datetime.now(TZ)).astimezone(TZ)
+    day = datetime(local.year, local.month, local.day, tzinfo=TZ)
+    if period == "today":
+        return day, day + timedelta(days=1)
+    if period == "month":
+        first = day.replace(day=1)
+        nxt = (
+            first.replace(year=first.year + 1, month=1)
+            if first.month == 12
+            else (first.replace(month=first.month + 1))
+        )
+        return first, nxt
+    first = day.replace(month=1, day=1)
+    return first, first.replace(year=first.year + 1)
+
+
+def index_html() -> str:
+    return (files("hub.web") / "index.html").read_text(encoding="utf-8")
+
+
+def install(hub: Hub) -> None:
+    """Register the pages on the hub's faust app; ours serves `/`, not faust's index."""
+    app = hub.app
+    blueprints = app.web.blueprints
+    blueprints._enabled = [  # faust mounts a production index at "": drop it
+        (prefix, bp) for prefix, bp in blueprints._enabled if "production_index" not in str(bp)
+    ]
+    store = hub.summary_store
+    started = time.time()
+
+    def as_of() -> datetime | None:
+        return store.as_of()
+
+    def headers() -> dict[str, str]:
+        t = as_of()
+        return {"X-Motcua-As-Of": iso(t) or "", "Cache-Control": "no-store"}
+
+    def params(request: web.Request) -> dict[str, str]:
+        return {k: v for k, v in request.query.items()}
+
+    @app.page("/")
+    async def index(self: web.View, request: web.Request) -> web.Response:
+        return self.html(index_html(), headers={"Cache-Control": "no-store"})
+
+    @app.page("/api/units")
+    async def units(self: web.View, request: web.Request) -> web.Response:
+        q = params(request)
+        now = as_of()
+        try:
+            start, end = period_bounds(q, now)
+        except BadRequest as exc:
+            return self.json({"error": str(exc)}, status=400)
+        rows = unit_stats(
+            list(store.summaries.values()),
+            start,
+            end,
+            now,
+            by_procedure=q.get("by_procedure") in ("1", "true"),
+        )
+        return self.json(rows, headers=headers())
+
+    @app.page("/api/units/{unit}")
+    async def unit(self: web.View, request: web.Request, unit: str) -> web.Response:
+        q = params(request)
+        now = as_of()
+        try:
+            start, end = period_bounds(q, now)
+        except BadRequest as exc:
+            return self.json({"error": str(exc)}, status=400)
+        summaries = list(store.summaries.values())
+        rows = unit_stats(summaries, start, end, now, by_procedure=True, unit=unit)
+        t = ms(now) if now is not None else ms(FAR_FUTURE)
+        when = from_ms(t)
+        late: list[dict[str, Any]] = []
+        for s in sorted(summaries, key=lambda s: s.code):
+            if s.unit != unit or not s.past_due(t):
+                continue
+            due = s.due_at(t)
+            due_at = from_ms(due) if due is not None else None
+            late.append(
+                {
+                    "code": s.code,
+                    "procedure_code": s.procedure,
+                    "procedure_name": s.procedure_name,
+                    "received_at": iso(from_ms(s.received)) if s.received else None,
+                    "due_original": iso(from_ms(s.due_original)) if s.due_original else None,
+                    "due_current": iso(due_at),
+                    "holder_unit": s.holder[0],
+                    "holder_officer": s.holder[1],
+                    "days_late": (
+                        hub.calendar.working_days_between(due_at, when) if due_at else None
+                    ),
+                    "calendar_days_late": (
+                        round((t - due) / 86_400_000, 1) if due is not None else None
+                    ),
+                    "paused": s.is_paused(t),
+                    "open_alerts": s.open_alerts(t),
+                }
+            )
+        late.sort(key=lambda d: (-(d["calendar_days_late"] or 0), d["code"]))
+        body = {"unit": rows[0] if rows else None, "unit_code": unit, "late": late}
+        return self.json(body, headers=headers())
+
+    @app.page("/api/search")
+    async def search(self: web.View, request: web.Request) -> web.Response:
+        q = request.query.get("q", "").strip()
+        if len(q) < 2:
+            return self.json([])
+        codes = sorted(c for c in store.summaries if q.lower() in c.lower())
+        codes.sort(key=lambda c: (not c.startswith(q), c))
+        return self.json(codes[:20])
+
+    class DossierView(web.View):
+        @app.table_route(table=hub.table, match_info="code")  # type: ignore[arg-type]
+        async def get(self, request: web.Request, code: str) -> web.Response:
+            stored = hub.table.get(code.encode())
+            if stored is None:
+                return self.json({"error": f"không tìm thấy hồ sơ {code}"}, status=404)
+            state = DossierState.loads(stored)
+            now_ms = hub.judge.now_ms(state.partition)
+            now = from_ms(now_ms) if now_ms is not None else as_of()
+            trace = build_trace(code, state.events, hub.engine, now or FAR_FUTURE)
+            return self.json(trace, headers=headers())
+
+    app.page("/api/dossiers/{code}")(DossierView)
+
+    @app.page("/metrics")
+    async def prometheus(self: web.View, request: web.Request) -> web.Response:
+        return self.bytes(
+            generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    @app.page("/health")
+    async def health(self: web.View, request: web.Request) -> web.Response:
+        t = as_of()
+        body: dict[str, Any] = {
+            "status": "ok",
+            "app_id": hub.settings.app_id,
+            "clock": hub.settings.clock.value,
+            "as_of": iso(t),
+            "uptime_s": round(time.time() - started, 1),
+            "summaries": store.status(),
+            "partitions": sorted(monitoring.COLLECTOR.owned_partitions()),
+        }
+        return self.json(body)
