@@ -21,12 +21,21 @@ from hub.domain.rules import Transition, timeline
 
 @dataclass
 class Emitted:
-    """What the hub has said about one alert: its raise time and whether it resolved it."""
+    """What the hub has said about one alert id."""
 
     type: str
     occurrence: str
     raised_at: datetime
-    resolved: bool = False
+    resolved_at: datetime | None = None
+    retracted: bool = False  # late data showed it wrong; a late-data RESOLVED was sent
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolved_at is not None or self.retracted
+
+    @property
+    def identity(self) -> tuple[str, str, datetime]:
+        return (self.type, self.occurrence, self.raised_at)
 
 
 @dataclass
@@ -53,47 +62,68 @@ class Engine:
         now: datetime | None,
         emitted_at: datetime,
     ) -> Evaluation:
-        """Emit what is due at `now` (None: nothing yet) and update `emitted` in place."""
+        """Emit what is due at `now` (None: nothing yet) and update `emitted` in place.
+
+        What was emitted is checked against what the known events now imply: an alert whose
+        raise the timeline no longer has, or whose resolve it puts elsewhere, was judged on
+        incomplete data (late data, rules.md §5). It is retracted with a RESOLVED carrying
+        `details.reason = "late-data"` and its raise time, and the alert that did hold is
+        emitted under an id of its own.
+        """
         facts = self.facts(code, events)
         transitions = timeline(facts, self.calendar, self.grace_working_days)
         out = Evaluation(facts=facts)
         if now is None:
             out.next_wake = transitions[0].condition_at if transitions else None
             return out
-        raised_ids: set[str] = set()
-        pending: list[Transition] = []
+        raises: dict[tuple[str, str, datetime], Transition] = {}
+        resolves: dict[tuple[str, str, datetime], Transition] = {}
         for t in transitions:
-            aid = alert_id(code, t)
-            if t.state is AlertState.RAISED:
-                raised_ids.add(aid)
-            if t.condition_at > now:
-                pending.append(t)
-                continue
-            seen = emitted.get(aid)
-            if t.state is AlertState.RAISED and seen is None:
-                emitted[aid] = Emitted(t.type.value, t.occurrence, t.raised_at)
-                out.alerts.append(build_alert(facts, t, self.calendar, emitted_at))
-            elif t.state is AlertState.RESOLVED and seen is not None and not seen.resolved:
-                seen.resolved = True
-                out.alerts.append(build_alert(facts, t, self.calendar, emitted_at))
-        # raised before, but the events known now say the condition never held there (§5)
+            ident = (t.type.value, t.occurrence, t.raised_at)
+            (raises if t.state is AlertState.RAISED else resolves)[ident] = t
+        corrections: dict[tuple[str, str, datetime], int] = {}
         for aid, seen in emitted.items():
-            if seen.resolved or aid in raised_ids:
+            if not seen.retracted:
+                wrong = seen.identity not in raises or (
+                    seen.resolved_at is not None
+                    and (
+                        seen.identity not in resolves
+                        or resolves[seen.identity].condition_at != seen.resolved_at
+                    )
+                )
+                if wrong:
+                    seen.retracted = True
+                    out.alerts.append(self._retraction(facts, aid, seen, emitted_at))
+            if seen.retracted:
+                corrections[seen.identity] = corrections.get(seen.identity, 0) + 1
+        for ident, raise_ in raises.items():
+            if raise_.condition_at > now:
                 continue
-            seen.resolved = True
-            retraction = Transition(
-                seen.raised_at,
-                _type(seen.type),
-                AlertState.RESOLVED,
-                seen.occurrence,
-                seen.raised_at,
-            )
-            out.alerts.append(
-                build_alert(facts, retraction, self.calendar, emitted_at, {"reason": "late-data"})
-            )
-        out.next_wake = min((t.condition_at for t in pending), default=None)
+            n = corrections.get(ident, 0)
+            aid = alert_id(code, raise_, n)
+            known = emitted.get(aid)
+            if known is None:
+                known = emitted[aid] = Emitted(*ident)
+                out.alerts.append(build_alert(facts, raise_, self.calendar, emitted_at, None, n))
+            resolve = resolves.get(ident)
+            if resolve is not None and resolve.condition_at <= now and not known.resolved:
+                known.resolved_at = resolve.condition_at
+                out.alerts.append(build_alert(facts, resolve, self.calendar, emitted_at, None, n))
+        out.alerts.sort(key=lambda a: (a.condition_at, a.state is AlertState.RESOLVED))
+        out.next_wake = min(
+            (t.condition_at for t in transitions if t.condition_at > now), default=None
+        )
         return out
 
-
-def _type(value: str) -> AlertType:
-    return AlertType(value)
+    def _retraction(
+        self, facts: DossierFacts, aid: str, seen: Emitted, emitted_at: datetime
+    ) -> Alert:
+        t = Transition(
+            seen.raised_at,
+            AlertType(seen.type),
+            AlertState.RESOLVED,
+            seen.occurrence,
+            seen.raised_at,
+        )
+        alert = build_alert(facts, t, self.calendar, emitted_at, {"reason": "late-data"})
+        return alert.model_copy(update={"alert_id": aid})

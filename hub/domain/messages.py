@@ -14,15 +14,18 @@ _NAMESPACE = uuid.UUID("6f1b7c2e-4d0a-5b8e-9c3f-1a2b3c4d5e6f")
 _SYSTEM = {"land": "hệ thống đất đai", "civil": "hệ thống hộ tịch", "onestop": "hệ thống một cửa"}
 
 
-def alert_id(dossier_code: str, t: Transition) -> str:
+def alert_id(dossier_code: str, t: Transition, correction: int = 0) -> str:
     """Type + dossier + occurrence (rules.md §5), and the raise time.
 
     The raise time is part of the identity so that when late data shows an alert never held
-    where it was raised (a late-data RESOLVED), the alert that did hold can still be raised:
-    one id is raised once and resolved at most once. All of it is event time, so a replay
-    yields the same ids.
+    where it was raised, the alert that did hold can still be raised. `correction` counts the
+    earlier alerts of the same type, occurrence and raise time that late data retracted (their
+    resolve turned out wrong); it is 0, and leaves the id as it was, whenever no late data was
+    met. All of it is event time, so a replay yields the same ids.
     """
     name = f"{t.type.value}|{dossier_code}|{t.occurrence}|{t.raised_at.astimezone(TZ).isoformat()}"
+    if correction:
+        name += f"|{correction}"
     return str(uuid.uuid5(_NAMESPACE, name))
 
 
@@ -70,12 +73,13 @@ def build_alert(
     calendar: WorkingCalendar,
     emitted_at: datetime,
     details: dict[str, str] | None = None,
+    correction: int = 0,
 ) -> Alert:
     unit, officer = f.holder_at(t.condition_at)
     due = f.due_at(t.condition_at, calendar)
     where = ", ".join(x for x in (unit, officer) if x) or "không rõ"
     return Alert(
-        alert_id=alert_id(f.code, t),
+        alert_id=alert_id(f.code, t, correction),
         type=t.type,
         state=t.state,
         dossier_code=f.code,

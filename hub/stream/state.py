@@ -54,7 +54,13 @@ class DossierState:
                 "p": self.partition,
                 "w": self.next_wake_ms,
                 "e": {
-                    aid: [e.type, e.occurrence, to_ms(e.raised_at), e.resolved]
+                    aid: [
+                        e.type,
+                        e.occurrence,
+                        to_ms(e.raised_at),
+                        None if e.resolved_at is None else to_ms(e.resolved_at),
+                        e.retracted,
+                    ]
                     for aid, e in self.emitted.items()
                 },
             },
@@ -80,8 +86,10 @@ class DossierState:
             blobs=blobs,
             events=[decode_event(b) for b in blobs],
             emitted={
-                aid: Emitted(t, occ, from_ms(raised), bool(resolved))
-                for aid, (t, occ, raised, resolved) in header["e"].items()
+                aid: Emitted(
+                    t, occ, from_ms(raised), None if res is None else from_ms(res), bool(retracted)
+                )
+                for aid, (t, occ, raised, res, retracted) in header["e"].items()
             },
             next_wake_ms=header["w"],
         )
