@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import AwareDatetime, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -46,11 +46,23 @@ class Settings(BaseSettings):
     partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
     tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors
 
+    # a warped wall clock (hub/stream/clock.py; the demo): simulated time runs clock_speed times
+    # as fast, from clock_origin at the wall instant clock_origin_at (default: process start)
+    clock_speed: float = Field(1.0, gt=0, allow_inf_nan=False)
+    clock_origin: AwareDatetime | None = None
+    clock_origin_at: AwareDatetime | None = None
+
     # the local development broker (motcua-hub broker ...)
     broker_port: int = Field(9092, ge=1, le=65535)
     broker_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_version: str = Field("4.3.1", pattern=r"^\d+\.\d+\.\d+$")
     broker_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
+
+    @model_validator(mode="after")
+    def _origin_at_needs_origin(self) -> Settings:
+        if self.clock_origin_at is not None and self.clock_origin is None:
+            raise ValueError("MOTCUA_CLOCK_ORIGIN_AT is set without MOTCUA_CLOCK_ORIGIN")
+        return self
 
 
 def load_settings() -> Settings:
@@ -60,6 +72,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"MOTCUA_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else err["msg"]
             for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from exc

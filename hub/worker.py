@@ -14,11 +14,12 @@ def run_worker(cfg: Settings, loglevel: str = "warning") -> None:
     from faust import Worker
 
     from hub.stream.app import Hub
+    from hub.stream.clock import clock_from_settings
     from hub.topics import create_topics
 
     asyncio.run(create_topics(cfg))
     (cfg.data_dir / "worker").mkdir(parents=True, exist_ok=True)
-    hub = Hub(cfg)
+    hub = Hub(cfg, clock=clock_from_settings(cfg))
     worker = Worker(hub.app, loglevel=loglevel)
     worker.execute_from_commandline()
 

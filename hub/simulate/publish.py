@@ -19,6 +19,7 @@ from typing import IO, Any
 from hub.settings import Settings
 from hub.simulate.formats import FILE_NAMES, TOPICS, render
 from hub.simulate.province import SOURCES, Dossier, Msg, Simulation
+from hub.stream.clock import Clock
 
 
 @dataclass
@@ -107,11 +108,15 @@ async def publish(
     settings: Settings,
     speed: float | None,
     topics: dict[str, str] | None = None,
+    clock: Clock | None = None,
+    stats: Stats | None = None,
 ) -> Stats:
     """Produce the feed to Kafka in send-time order.
 
     `speed` None: as fast as possible; otherwise simulated seconds per wall second (1 = real time,
-    3600 = one hour per second), the first message sent at once.
+    3600 = one hour per second), the first message sent at once. With a `clock` (the simulated
+    "now" the hub shares, e.g. a WarpedClock running at `speed`), each message is sent when that
+    clock reaches its send time instead. `stats`, if given, is filled as messages go.
     """
     from aiokafka import AIOKafkaProducer
     from aiokafka.helpers import create_ssl_context
@@ -135,7 +140,7 @@ async def publish(
         )
     producer = AIOKafkaProducer(**kwargs)
     await producer.start()
-    stats = Stats()
+    stats = stats if stats is not None else Stats()
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
     origin_wall = loop.time()
@@ -145,9 +150,12 @@ async def publish(
         for msg in sim.messages():
             if speed is not None:
                 at = msg.sent_at.timestamp()
-                if origin_sim is None:
-                    origin_sim = at
-                delay = origin_wall + (at - origin_sim) / speed - loop.time()
+                if clock is not None:
+                    delay = (msg.sent_at - clock()).total_seconds() / speed
+                else:
+                    if origin_sim is None:
+                        origin_sim = at
+                    delay = origin_wall + (at - origin_sim) / speed - loop.time()
                 if delay > 0:
                     if pending:
                         await asyncio.gather(*pending)
