@@ -27,7 +27,7 @@ from hub.settings import Settings, load_settings
 # A module that does not exist (yet) is skipped.
 COMMAND_MODULES: tuple[str, ...] = (
     "hub.worker",
-    "hub.simulate",
+    "hub.simulate.command",
     "hub.alerts_cli",
     "hub.demo",
 )

@@ -119,7 +119,8 @@ class Hub:
         self.table = app.Table(
             "dossiers",
             partitions=settings.partitions,
-            schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
+            key_type=bytes,  # bytes types make faust use the raw codec, also when recovering
+            value_type=bytes,
         )
         self.judge = Judge(settings, self.engine, clock, self.table)
         app.agent(self.inbound, name="ingest")(self._ingest)

@@ -65,8 +65,12 @@ def key_of(a: Alert) -> Key:
 
 def expected_keys() -> list[Key]:
     return sorted(
-        (str(a["type"]), str(a["state"]), str(a["dossier_code"]),
-         datetime.fromisoformat(str(a["condition_at"])))
+        (
+            str(a["type"]),
+            str(a["state"]),
+            str(a["dossier_code"]),
+            datetime.fromisoformat(str(a["condition_at"])),
+        )
         for a in expected_alerts()
     )
 
@@ -116,8 +120,13 @@ def test_sample_feed_in_sent_order(own_broker: Settings, tmp_path: Path) -> None
     assert got == want
     for r in dead:
         headers = dict(r.headers)  # type: ignore[attr-defined]
-        for name in ("motcua.error.message", "motcua.source.partition", "motcua.source.offset",
-                     "motcua.connector", "motcua.failed_at"):
+        for name in (
+            "motcua.error.message",
+            "motcua.source.partition",
+            "motcua.source.offset",
+            "motcua.connector",
+            "motcua.failed_at",
+        ):
             assert headers.get(name), name
 
 
