@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: test demo venv
+.PHONY: test demo venv system-deps
 
 # the same as CI: fresh venv, ruff, mypy, the whole test suite (tests start their own broker)
 test:
@@ -15,9 +15,22 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# TODO: `motcua-hub demo` (broker, topics, worker, simulated feed, web page) replaces the
-# three steps below once it exists. Stop the broker afterwards with `motcua-hub broker stop`.
-demo: venv
-	$(VENV)/bin/motcua-hub broker start
-	$(VENV)/bin/motcua-hub topics create
-	$(VENV)/bin/motcua-hub worker
+# The one-command local run for a newcomer: Java 17 and Maven (Debian packages, installed when
+# missing), the virtualenv, then `motcua-hub demo`: the local broker (its jars fetched once with
+# Maven), the topics, a worker, a simulated province and the web page. Ctrl-C stops everything.
+# Options through DEMO_ARGS, e.g. `make demo DEMO_ARGS="--speed 3600 --dossiers 5000"`.
+DEMO_ARGS ?=
+demo: system-deps venv
+	$(VENV)/bin/motcua-hub demo $(DEMO_ARGS)
+
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+		command -v apt-get >/dev/null 2>&1 || { echo "please install:$$missing" >&2; exit 1; }; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		echo "installing$$missing"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
