@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from hub.cli import main, settings
 from hub.codec import CodecError, decode_alert
@@ -78,23 +78,15 @@ async def tail(
     """Follow hub.alerts; returns the number of alerts emitted (when it stops on idleness)."""
     options = consumer_options(conf)
     options["client_id"] = f"{conf.app_id}-alerts-tail"
-    consumer = AIOKafkaConsumer(**options)
+    options["auto_offset_reset"] = "earliest" if from_beginning else "latest"
+    consumer = AIOKafkaConsumer(**options)  # no group: every partition, nothing committed
     try:
         await consumer.start()
     except Exception as exc:
         raise BrokerError(f"Kafka at {conf.kafka_bootstrap} does not answer: {exc!r}") from exc
     emitted = 0
     try:
-        await consumer.topics()
-        parts = consumer.partitions_for_topic(ALERTS)
-        if not parts:
-            raise BrokerError(f"topic {ALERTS} does not exist (motcua-hub topics create)")
-        tps = [TopicPartition(ALERTS, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        if from_beginning:
-            await consumer.seek_to_beginning(*tps)
-        else:
-            await consumer.seek_to_end(*tps)
+        consumer.subscribe([ALERTS])
         idle_since = asyncio.get_running_loop().time()
         while True:
             batches = await consumer.getmany(timeout_ms=500)

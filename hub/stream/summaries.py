@@ -161,19 +161,12 @@ class SummaryStore:
             log.warning("unreadable summary for %r", code)
 
     async def _open(self) -> AIOKafkaConsumer:
+        """Subscribed without a group: aiokafka assigns every partition, read from the start."""
         while True:
             consumer = self._factory()
             try:
                 await consumer.start()
-                await consumer.topics()  # loads the metadata partitions_for_topic reads
-                parts = consumer.partitions_for_topic(DOSSIER_SUMMARY)
-                if not parts:
-                    await consumer.stop()
-                    await asyncio.sleep(1.0)
-                    continue
-                tps = [TopicPartition(DOSSIER_SUMMARY, p) for p in sorted(parts)]
-                consumer.assign(tps)
-                await consumer.seek_to_beginning(*tps)
+                consumer.subscribe([DOSSIER_SUMMARY])
                 return consumer
             except Exception as exc:
                 log.warning("summary reader cannot start yet: %r", exc)
