@@ -51,3 +51,13 @@ LATENCY = Histogram(
     registry=REGISTRY,
 )
 DOSSIERS = Gauge("motcua_dossiers", "Dossiers held in this worker's state table", registry=REGISTRY)
+EXPIRED = Counter(
+    "motcua_dossiers_expired",
+    "Closed dossiers whose state was dropped after the retention period",
+    registry=REGISTRY,
+)
+TAX_ONLY = Gauge(
+    "motcua_tax_only_dossiers",
+    "Dossiers known only from tax events (kept until another system reports them)",
+    registry=REGISTRY,
+)

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     calendar_file: Path = DATA_DIR / "calendar-overrides.csv"
     land_security_code: str | None = None
     max_message_bytes: int = Field(524288, ge=1024)
+    retention_days: float = Field(90.0, gt=0)  # a closed dossier's state is kept this long
 
     partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
     tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors

@@ -31,12 +31,11 @@ from hub.stream.ingest import (
     dead_letter,
     decode,
 )
-from hub.stream.judge import Judge
+from hub.stream.judge import KIND_CLAIM, KIND_EVENT, KIND_WITHDRAW, Judge
 from hub.stream.state import to_ms
 from hub.topics import ALERTS, DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
 
 log = logging.getLogger(__name__)
-KIND_EVENT = b"event"
 KIND_CLOCK = b"clock"
 
 
@@ -183,8 +182,13 @@ class Hub:
             msg = event.message
             headers = dict(msg.headers or ())
             try:
-                if headers.get(CLOCK_HEADER) == KIND_CLOCK:
+                kind = headers.get(CLOCK_HEADER)
+                if kind == KIND_CLOCK:
                     alerts = self.judge.on_clock(msg.partition, msg.value)
+                elif kind == KIND_CLAIM:
+                    alerts = self.judge.on_claim(msg.partition, msg.key, msg.value)
+                elif kind == KIND_WITHDRAW:
+                    alerts = self.judge.on_withdraw(msg.partition, msg.key, msg.value)
                 else:
                     alerts = self.judge.on_event(msg.partition, msg.key, msg.value)
             except Exception as exc:  # a bug on one dossier must not stop the others
@@ -205,6 +209,9 @@ class Hub:
                 )
                 continue
             await self._send_alerts(alerts, headers.get("motcua.in"))
+            while self.judge.outbox:
+                key, value, record_kind = self.judge.outbox.pop(0)
+                await self.events.send(key=key, value=value, headers=[(CLOCK_HEADER, record_kind)])
             await summaries.flush(self)
 
     async def _send_alerts(self, alerts: list[Alert], entered: bytes | None) -> None:

@@ -1,9 +1,23 @@
 """Stage 2: per dossier partition, keep each dossier's state and judge it against the clock.
 
 Independent of faust: it reads and writes a mapping (the changelog-backed table in the worker,
-a dict in tests) and returns the alerts to send. The deadline index is a heap per partition of
-(wake-up time, dossier), rebuilt from the table after a restart or rebalance, so a clock tick
-costs in proportion to the dossiers that are due, not to the open ones.
+a dict in tests) and returns the alerts to send; records for hub.dossier.events itself wait in
+`outbox` for the stream layer to send.
+
+Sectoral ids (sources.md, "Redelivery and identity"): an event without a one-stop code lands on
+`<source>:<id>`. When a dossier first sees an event carrying both its code and a sectoral id, it
+sends a *claim* to `<source>:<id>`; that dossier then forwards every event it holds, and every
+later one, to the claiming code (the smallest code wins; a smaller claim later makes it
+*withdraw* the events from the previous owner), and its own timeline becomes empty, so what it
+raised is retracted as late data. Forwarded events travel behind the watermark, so the owner
+may meet them as late data too; the rules then correct themselves as §5 says.
+
+Closed dossiers expire `MOTCUA_RETENTION_DAYS` after closing (event time), so the state that
+de-duplicates redeliveries lives and dies with the dossier.
+
+The deadline index is a heap per partition of (wake-up time, dossier), rebuilt from the table
+after a restart or rebalance, so a clock tick costs in proportion to the dossiers that are due,
+not to the open ones.
 """
 
 from __future__ import annotations
@@ -26,6 +40,10 @@ from hub.stream.state import DossierState, StateCache, from_ms, peek, to_ms
 
 log = logging.getLogger(__name__)
 CLOCK_PREFIX = b"\x00clock/"
+KIND_EVENT = b"event"
+KIND_CLAIM = b"claim"
+KIND_WITHDRAW = b"withdraw"
+_DAY_MS = 86_400_000
 
 
 def clock_key(partition: int) -> bytes:
@@ -44,6 +62,8 @@ class Judge:
     _marks: dict[int, Watermark] = field(default_factory=dict)
     # called with each evaluation's facts (hub/stream/summaries.py publishes the summaries)
     on_facts: Callable[[bytes, DossierFacts], None] | None = None
+    # (key, value, kind) records for hub.dossier.events: claims, withdrawals, forwarded events
+    outbox: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
 
     # -- the clock ---------------------------------------------------------------------------
     def now_ms(self, partition: int) -> int | None:
@@ -129,27 +149,83 @@ class Judge:
         if state.has(ev):
             metrics.DUPLICATES.labels(ev.source.value).inc()
             return []
+        claims = (
+            ev.sector_id is not None
+            and ev.onestop_code is not None
+            and key.decode() == ev.onestop_code
+            and not any(e.sector_id == ev.sector_id for e in state.events)
+        )
         state.add(ev, blob)
         self.cache.put(key, state)
+        if claims:
+            claim = json.dumps({"code": ev.onestop_code}).encode()
+            self.outbox.append((str(ev.sector_id).encode(), claim, KIND_CLAIM))
+        if state.owner is not None:
+            self.outbox.append((state.owner.encode(), blob, KIND_EVENT))
         if self.settings.clock is ClockMode.EVENT:
             self._watermark(partition)
         return self._evaluate(key, state, self.now_ms(partition))
 
+    def on_claim(self, partition: int, key: bytes, payload: bytes) -> list[Alert]:
+        """A one-stop code claims this `<source>:<id>` dossier."""
+        code = str(json.loads(payload)["code"])
+        state = self._load(key, partition) or DossierState(partition)
+        if state.owner is not None and state.owner <= code:
+            return []
+        previous, state.owner = state.owner, code
+        self.cache.put(key, state)
+        for blob in state.blobs:
+            self.outbox.append((code.encode(), blob, KIND_EVENT))
+        if previous is not None and state.events:
+            ids = json.dumps(sorted(e.event_id for e in state.events)).encode()
+            self.outbox.append((previous.encode(), ids, KIND_WITHDRAW))
+        return self._evaluate(key, state, self.now_ms(partition))
+
+    def on_withdraw(self, partition: int, key: bytes, payload: bytes) -> list[Alert]:
+        """Events that a smaller code claimed away from this dossier."""
+        state = self._load(key, partition)
+        if state is None:
+            return []
+        state.remove(set(json.loads(payload)))
+        return self._evaluate(key, state, self.now_ms(partition))
+
+    def _expires_ms(self, closed_at_ms: int | None) -> int | None:
+        if closed_at_ms is None:
+            return None
+        return closed_at_ms + int(self.settings.retention_days * _DAY_MS)
+
     def _evaluate(self, key: bytes, state: DossierState, now: int | None) -> list[Alert]:
         result = self.engine.evaluate(
             key.decode(),
-            state.events,
+            state.events if state.owner is None else [],
             state.emitted,
             None if now is None else from_ms(now),
             self.clock(),
         )
         wake = None if result.next_wake is None else to_ms(result.next_wake)
+        facts = result.facts
+        closed = facts.closed_at if facts is not None else None
+        expires = self._expires_ms(None if closed is None else to_ms(closed))
+        if expires is not None and wake is None:
+            if now is not None and now >= expires and state.owner is None:
+                self._expire(key)
+                return self._alerts(key, result.alerts, facts)
+            wake = expires
         state.next_wake_ms = wake
         self.table[key] = state.dumps()
         if wake is not None:
             heapq.heappush(self._heap(state.partition), (wake, key))
-        for alert in result.alerts:
+        return self._alerts(key, result.alerts, facts)
+
+    def _alerts(self, key: bytes, alerts: list[Alert], facts: DossierFacts | None) -> list[Alert]:
+        for alert in alerts:
             metrics.ALERTS.labels(alert.type.value, alert.state.value).inc()
-        if self.on_facts is not None and result.facts is not None:
-            self.on_facts(key, result.facts)
-        return result.alerts
+        if self.on_facts is not None and facts is not None:
+            self.on_facts(key, facts)
+        return alerts
+
+    def _expire(self, key: bytes) -> None:
+        self.cache.drop(key)
+        if key in self.table:
+            del self.table[key]
+        metrics.EXPIRED.inc()

@@ -34,6 +34,9 @@ class DossierState:
     events: list[DossierEvent] = field(default_factory=list)
     emitted: dict[str, Emitted] = field(default_factory=dict)
     next_wake_ms: int | None = None
+    owner: str | None = (
+        None  # a `<source>:<id>` dossier claimed by a one-stop code (its events go there)
+    )
 
     def has(self, ev: DossierEvent) -> bool:
         """A redelivery, or a later-timed delivery of an id already held, changes nothing."""
@@ -48,11 +51,21 @@ class DossierState:
         self.events.append(ev)
         self.blobs.append(blob)
 
+    def remove(self, event_ids: set[str]) -> None:
+        kept = [
+            (e, b)
+            for e, b in zip(self.events, self.blobs, strict=True)
+            if e.event_id not in event_ids
+        ]
+        self.events = [e for e, _ in kept]
+        self.blobs = [b for _, b in kept]
+
     def dumps(self) -> bytes:
         header = json.dumps(
             {
                 "p": self.partition,
                 "w": self.next_wake_ms,
+                "o": self.owner,
                 "e": {
                     aid: [
                         e.type,
@@ -92,6 +105,7 @@ class DossierState:
                 for aid, (t, occ, raised, res, retracted) in header["e"].items()
             },
             next_wake_ms=header["w"],
+            owner=header.get("o"),
         )
 
 
@@ -113,6 +127,9 @@ class StateCache:
         self._items.move_to_end(key)
         while len(self._items) > self._capacity:
             self._items.popitem(last=False)
+
+    def drop(self, key: bytes) -> None:
+        self._items.pop(key, None)
 
     def clear(self) -> None:
         self._items.clear()

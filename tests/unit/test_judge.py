@@ -171,3 +171,88 @@ def test_slow_source_holds_the_watermark_back() -> None:
     marks["tax:0"] = [0, True]  # idle partitions do not count
     judge.on_clock(0, json.dumps({"wall": 0, "marks": marks}).encode())
     assert judge.now_ms(0) == to_ms(END_TIME)
+
+
+# -- sectoral ids and expiry -------------------------------------------------------------------
+def _land(code: str | None, vbd: str, at: str, callback_time_key: str = "NgayChuyen") -> bytes:
+    body = {
+        "callback": "DongBoTrangThaiLuanChuyenHoSo",
+        "MaHoSoVBDLIS": vbd,
+        "SecurityCode": SECURITY_CODE,
+        "MaCanBoNhan": "cb.x",
+        callback_time_key: at,
+    }
+    if code:
+        body["SoBienNhan"] = code
+    return json.dumps(body).encode()
+
+
+def _route(judge: Judge, raw: bytes) -> list[Alert]:
+    """Ingest one land message and deliver everything the judge sends itself, to the end."""
+    from hub.stream.judge import KIND_CLAIM, KIND_WITHDRAW
+
+    ctx = Context(CAL, TOPICS["land"], 0, 0, 524288, SECURITY_CODE)
+    alerts: list[Alert] = []
+    for ev in CONNECTORS["land"](raw, ctx).events:
+        alerts += judge.on_event(0, ev.dossier_code.encode(), encode_event(ev))
+    while judge.outbox:
+        key, value, kind = judge.outbox.pop(0)
+        handler = {KIND_CLAIM: judge.on_claim, KIND_WITHDRAW: judge.on_withdraw}.get(
+            kind, judge.on_event
+        )
+        alerts += handler(0, key, value)
+    return alerts
+
+
+def test_a_sectoral_id_claimed_by_a_code_moves_its_events_and_retracts_its_alerts() -> None:
+    judge = new_judge()
+    end = {"land:0": [to_ms(END_TIME), True]}
+    judge.on_clock(0, json.dumps({"wall": 0, "marks": end}).encode())
+    orphan = _route(judge, _land(None, "VBD-9", "2026-11-02T08:00:00+07:00"))
+    assert [(a.type.value, a.state.value, a.dossier_code) for a in orphan] == [
+        ("NOT_RECEIVED_VIA_ONESTOP", "RAISED", "land:VBD-9")
+    ]
+    moved = _route(judge, _land("000.00.12.H49-261102-0009", "VBD-9", "2026-11-03T08:00:00+07:00"))
+    retracted = [a for a in moved if a.dossier_code == "land:VBD-9"]
+    assert [(a.state.value, a.details.get("reason")) for a in retracted] == [
+        ("RESOLVED", "late-data")
+    ]
+    owner = judge._load(b"000.00.12.H49-261102-0009", 0)
+    assert owner is not None and len(owner.events) == 2  # its own and the orphan's
+    # a later event without the code goes straight through to the owner
+    _route(judge, _land(None, "VBD-9", "2026-11-04T08:00:00+07:00"))
+    owner = judge._load(b"000.00.12.H49-261102-0009", 0)
+    assert owner is not None and len(owner.events) == 3
+    # a smaller code claims it: the events move again, withdrawn from the first owner
+    _route(judge, _land("000.00.12.H49-261102-0001", "VBD-9", "2026-11-05T08:00:00+07:00"))
+    first = judge._load(b"000.00.12.H49-261102-0009", 0)
+    second = judge._load(b"000.00.12.H49-261102-0001", 0)
+    assert first is not None and second is not None
+    assert len(first.events) == 1 and len(second.events) == 3
+
+
+def test_closed_dossiers_expire_after_the_retention_period() -> None:
+    cfg = Settings(clock=ClockMode.EVENT, retention_days=10)
+    judge = Judge(cfg, ENGINE, lambda: FIXED, {})
+    snap = {
+        "MaHoSo": "000.00.12.H49-261102-0005",
+        "MaTTHC": "1.013831",
+        "NgayTiepNhan": "20261102080000",
+        "NgayHenTra": "20261116170000",
+        "TrangThaiHoSo": "2",
+    }
+    close = {"MaHoSo": snap["MaHoSo"], "ThoiDiemXuLy": "20261105080000", "TrangThai": "10"}
+    ctx = Context(CAL, TOPICS["onestop"], 0, 0, 524288, SECURITY_CODE)
+    for body in (
+        {"service": "DongBoHoSoMC", "isUpdating": False, "data": [snap]},
+        {"service": "CapNhatTienDoHoSoMC", "data": [close]},
+    ):
+        for ev in CONNECTORS["onestop"](json.dumps(body).encode(), ctx).events:
+            judge.on_event(0, ev.dossier_code.encode(), encode_event(ev))
+    key = snap["MaHoSo"].encode()
+    tick = to_ms(datetime.fromisoformat("2026-11-14T08:00:00+07:00"))
+    judge.on_clock(0, json.dumps({"wall": 0, "marks": {"o:0": [tick, False]}}).encode())
+    assert key in judge.table
+    tick = to_ms(datetime.fromisoformat("2026-11-15T08:00:01+07:00"))
+    judge.on_clock(0, json.dumps({"wall": 0, "marks": {"o:0": [tick, False]}}).encode())
+    assert key not in judge.table
