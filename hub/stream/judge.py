@@ -33,6 +33,7 @@ from hub.codec import decode_event
 from hub.domain.alerts import Alert
 from hub.domain.dossier import DossierFacts
 from hub.domain.engine import Engine
+from hub.domain.events import Source
 from hub.domain.watermark import Watermark
 from hub.settings import ClockMode, Settings
 from hub.stream.clock import Clock
@@ -64,6 +65,7 @@ class Judge:
     on_facts: Callable[[bytes, DossierFacts], None] | None = None
     # (key, value, kind) records for hub.dossier.events: claims, withdrawals, forwarded events
     outbox: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
+    _tax_only: set[bytes] = field(default_factory=set)
 
     # -- the clock ---------------------------------------------------------------------------
     def now_ms(self, partition: int) -> int | None:
@@ -218,6 +220,12 @@ class Judge:
         return self._alerts(key, result.alerts, facts)
 
     def _alerts(self, key: bytes, alerts: list[Alert], facts: DossierFacts | None) -> list[Alert]:
+        # tax events never start a dossier: held until another system reports it (rules.md §5)
+        if facts is not None and facts.events and all(e.source is Source.TAX for e in facts.events):
+            self._tax_only.add(key)
+        else:
+            self._tax_only.discard(key)
+        metrics.TAX_ONLY.set(len(self._tax_only))
         for alert in alerts:
             metrics.ALERTS.labels(alert.type.value, alert.state.value).inc()
         if self.on_facts is not None and facts is not None:
@@ -226,6 +234,7 @@ class Judge:
 
     def _expire(self, key: bytes) -> None:
         self.cache.drop(key)
+        self._tax_only.discard(key)
         if key in self.table:
             del self.table[key]
         metrics.EXPIRED.inc()
