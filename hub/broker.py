@@ -56,11 +56,13 @@ def bootstrap(settings: Settings) -> str:
 
 
 def deploy_dir() -> Path:
-    """deploy/kafka of the source tree (the pom and the Log4j configuration)."""
-    path = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
-    if not (path / "pom.xml").is_file():
-        raise BrokerError(f"{path}/pom.xml not found: run from a source checkout of motcua-hub")
-    return path
+    """The pom and the Log4j configuration: deploy/kafka of the source tree, or the copy a
+    wheel ships as hub/_deploy_kafka."""
+    here = Path(__file__).resolve().parent
+    for path in (here.parent / "deploy" / "kafka", here / "_deploy_kafka"):
+        if (path / "pom.xml").is_file():
+            return path
+    raise BrokerError(f"deploy/kafka/pom.xml not found next to {here}: reinstall motcua-hub")
 
 
 def lib_dir(settings: Settings) -> Path:
