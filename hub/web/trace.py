@@ -76,6 +76,8 @@ def _handovers(f: DossierFacts, now: datetime) -> list[dict[str, Any]]:
         end = nxt
         if f.closed_at is not None and h.at <= f.closed_at and (end is None or f.closed_at < end):
             end = f.closed_at
+        elif f.closed_at is not None and end is None:  # recorded after the closing: held by no one
+            end = h.at
         until = end if end is not None else now
         deadline = deadlines.get((h.source, h.at))
         out.append(
