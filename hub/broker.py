@@ -267,7 +267,8 @@ def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> st
         # a Kafka cluster id may start with "-": pass it as --cluster-id=..., never as a lone word
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         fmt = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)],
+            [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+             "-c", str(props)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if fmt.returncode != 0:
