@@ -1,4 +1,13 @@
-"""The event clock's watermark over the inbound partitions (rules.md §6). Pure."""
+"""The event clock's watermark over the inbound partitions (rules.md §6). Pure.
+
+Each worker reports, for every inbound partition it reads, the highest event time read there,
+whether the partition is idle, and whether it is *waiting*: it has delivered no valid message yet
+but has messages not read yet. The marks of every worker meet here. A partition that never
+delivered a valid message does not count (§6), unless it is waiting: then its events are simply
+not in yet, and the watermark holds, since judging without them is what §6 exists to prevent.
+For the same reason the watermark holds until every inbound partition has been reported once
+(`expected`): a worker still joining the group has not yet said what its partitions hold.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ from dataclasses import dataclass, field
 class Mark:
     high_ms: int | None  # highest event time read on the partition; None: no valid message yet
     idle: bool
+    waiting: bool = False  # no valid message yet, but a backlog not read yet
 
 
 @dataclass
@@ -16,32 +26,50 @@ class Watermark:
     """Marks per inbound partition (`topic:partition`), merged from every worker's reports."""
 
     marks: dict[str, Mark] = field(default_factory=dict)
+    expected: int = 0  # how many inbound partitions there are, as the workers see it
 
-    def merge(self, key: str, high_ms: int | None, idle: bool) -> None:
+    def merge(self, key: str, high_ms: int | None, idle: bool, waiting: bool = False) -> None:
         # highs only grow: a worker that just took a partition over may not have read it yet
         old = self.marks.get(key)
         if old is not None and old.high_ms is not None:
             high_ms = old.high_ms if high_ms is None else max(old.high_ms, high_ms)
-        self.marks[key] = Mark(high_ms, idle)
+        self.marks[key] = Mark(high_ms, idle, waiting and high_ms is None)
 
     def value_ms(self) -> int | None:
-        """Min over non-idle partitions that delivered; all idle: the max anywhere."""
-        seen = [m for m in self.marks.values() if m.high_ms is not None]
+        """Min over non-idle partitions that delivered; all idle: the max anywhere; None while
+        a partition is unreported or waiting."""
+        if len(self.marks) < self.expected:
+            return None
+        if any(m.waiting and not m.idle for m in self.marks.values()):
+            return None
+        seen = [m.high_ms for m in self.marks.values() if m.high_ms is not None]
         if not seen:
             return None
-        active = [m.high_ms for m in seen if not m.idle and m.high_ms is not None]
-        if active:
-            return min(active)
-        return max(m.high_ms for m in seen if m.high_ms is not None)
+        active = [m.high_ms for m in self.marks.values() if not m.idle and m.high_ms is not None]
+        return min(active) if active else max(seen)
 
-    def to_json(self) -> dict[str, list[int | bool | None]]:
-        return {k: [m.high_ms, m.idle] for k, m in self.marks.items()}
+    def to_json(self) -> dict[str, object]:
+        return {
+            "expected": self.expected,
+            "marks": {k: [m.high_ms, m.idle, m.waiting] for k, m in self.marks.items()},
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, list[int | bool | None]]) -> Watermark:
+    def from_json(cls, data: dict[str, object]) -> Watermark:
         wm = cls()
-        for k, (high, idle) in data.items():
-            wm.marks[k] = Mark(
-                high if isinstance(high, int) and not isinstance(high, bool) else None, bool(idle)
-            )
+        expected = data.get("expected", 0)
+        wm.expected = expected if isinstance(expected, int) else 0
+        marks = data.get("marks", {})
+        if isinstance(marks, dict):
+            for k, values in marks.items():
+                wm.merge(str(k), *parse_mark(values))
         return wm
+
+
+def parse_mark(values: object) -> tuple[int | None, bool, bool]:
+    """`[high, idle]` or `[high, idle, waiting]`, as a clock record carries them."""
+    if not isinstance(values, list | tuple) or len(values) < 2:
+        return None, True, False
+    high = values[0] if isinstance(values[0], int) and not isinstance(values[0], bool) else None
+    waiting = bool(values[2]) if len(values) > 2 else False
+    return high, bool(values[1]), waiting

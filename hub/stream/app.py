@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from hub import metrics
 from hub.codec import encode_alert, encode_event
@@ -167,15 +168,40 @@ class Hub:
             if high is not None:
                 lag = to_ms(self.clock()) - high
                 metrics.EVENT_LAG.labels(source).set(lag / 1000)
-            self.marks.delivered(msg.topic, msg.partition, high)
+            self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
 
     async def _tick(self) -> None:
-        record = clock_record(self.clock, self.marks)
+        record = clock_record(
+            self.clock, self.marks, self._inbound_partitions(), self._highwater, self._position
+        )
         for partition in range(self.settings.partitions):
             await self.events.send(
                 key=b"", value=record, partition=partition, headers=[(CLOCK_HEADER, KIND_CLOCK)]
             )
         await summaries.on_tick(self)
+
+    def _inbound_partitions(self) -> int:
+        """How many inbound partitions there are (0 while the metadata is not known)."""
+        total = 0
+        for topic in self.inbound.topics:
+            n = self.app.consumer.topic_partitions(topic)
+            if not n:
+                return 0
+            total += n
+        return total
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        try:
+            value = self.app.consumer.highwater(TP(topic, partition))
+        except Exception:  # not assigned here any more, or no fetch yet
+            return None
+        return value if isinstance(value, int) else None
+
+    def _position(self, topic: str, partition: int) -> int | None:
+        # faust keeps where each partition was last read or sought to; no public accessor
+        read = getattr(self.app.consumer, "_read_offset", {})
+        value = read.get(TP(topic, partition))
+        return value if isinstance(value, int) else None
 
     async def _judge(self, stream: Any) -> None:
         async for event in stream.events():

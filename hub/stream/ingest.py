@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,6 +32,13 @@ CLOCK_HEADER = "motcua.kind"
 class PartitionMark:
     high_ms: int | None = None
     last_delivery: float = field(default_factory=time.monotonic)
+    next_offset: int | None = None  # after the last message read, valid or not
+
+
+# (topic, partition) -> the offset the next produced message will get (None: not known yet)
+Highwater = Callable[[str, int], int | None]
+# (topic, partition) -> where this worker's consumer stands (None: at the start)
+Position = Callable[[str, int], int | None]
 
 
 @dataclass
@@ -40,9 +48,10 @@ class InboundMarks:
     idle_timeout_s: float
     marks: dict[str, PartitionMark] = field(default_factory=dict)
 
-    def delivered(self, topic: str, partition: int, event_ms: int | None) -> None:
+    def delivered(self, topic: str, partition: int, offset: int, event_ms: int | None) -> None:
         mark = self.marks.setdefault(f"{topic}:{partition}", PartitionMark())
         mark.last_delivery = time.monotonic()
+        mark.next_offset = offset + 1
         if event_ms is not None and (mark.high_ms is None or event_ms > mark.high_ms):
             mark.high_ms = event_ms
 
@@ -52,16 +61,34 @@ class InboundMarks:
         for key in keys:
             self.marks.setdefault(key, PartitionMark())
 
-    def report(self) -> dict[str, list[int | bool | None]]:
+    def report(
+        self, highwater: Highwater | None = None, position: Position | None = None
+    ) -> dict[str, list[int | bool | None]]:
         now = time.monotonic()
-        return {
-            key: [m.high_ms, now - m.last_delivery >= self.idle_timeout_s]
-            for key, m in self.marks.items()
-        }
+        out: dict[str, list[int | bool | None]] = {}
+        for key, m in self.marks.items():
+            idle = now - m.last_delivery >= self.idle_timeout_s
+            waiting = False
+            if m.high_ms is None and highwater is not None:
+                topic, _, part = key.rpartition(":")
+                end = highwater(topic, int(part))
+                at = m.next_offset
+                if at is None and position is not None:
+                    at = position(topic, int(part))
+                waiting = end is None or end > (at or 0)
+            out[key] = [m.high_ms, idle, waiting]
+        return out
 
 
-def clock_record(clock: Clock, marks: InboundMarks) -> bytes:
-    return json.dumps({"wall": to_ms(clock()), "marks": marks.report()}).encode()
+def clock_record(
+    clock: Clock,
+    marks: InboundMarks,
+    expect: int = 0,
+    highwater: Highwater | None = None,
+    position: Position | None = None,
+) -> bytes:
+    record = {"wall": to_ms(clock()), "expect": expect, "marks": marks.report(highwater, position)}
+    return json.dumps(record).encode()
 
 
 @dataclass(frozen=True)

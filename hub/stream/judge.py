@@ -34,7 +34,7 @@ from hub.domain.alerts import Alert
 from hub.domain.dossier import DossierFacts
 from hub.domain.engine import Engine
 from hub.domain.events import Source
-from hub.domain.watermark import Watermark
+from hub.domain.watermark import Watermark, parse_mark
 from hub.settings import ClockMode, Settings
 from hub.stream.clock import Clock
 from hub.stream.state import DossierState, StateCache, from_ms, peek, to_ms
@@ -88,8 +88,11 @@ class Judge:
         if self.settings.clock is ClockMode.EVENT:
             wm = self._watermark(partition)
             before = wm.to_json()
-            for key, (high, idle) in record.get("marks", {}).items():
-                wm.merge(key, high, bool(idle))
+            expected = record.get("expect")
+            if isinstance(expected, int) and expected > wm.expected:
+                wm.expected = expected
+            for key, values in record.get("marks", {}).items():
+                wm.merge(key, *parse_mark(values))
             if wm.to_json() != before:
                 self.table[clock_key(partition)] = json.dumps(wm.to_json()).encode()
             value = wm.value_ms()

@@ -278,10 +278,16 @@ def test_alerts_tail(cluster: Cluster) -> None:
         at = datetime.fromisoformat(str(a["condition_at"])).astimezone(UTC).isoformat()
         return (str(a["type"]), str(a["state"]), str(a["dossier_code"]), at)
 
-    # every expected transition is there, decoded; extras only as late-data retractions
-    # (emitted by the judges, not by this command: see test_metrics_pass_promtool_and_add_up)
-    assert {key(a) for a in expected_alerts()} <= {key(a) for a in got}
-    assert len(got) >= len(expected_alerts())
+    # once the late-data retractions (and the alerts they retract) are set aside, exactly the
+    # expected transitions: a worker may meet late data when the other one's partitions are
+    # read later (rules.md §5)
+    retracted = {
+        a["alert_id"]
+        for a in got
+        if a["state"] == "RESOLVED" and (a.get("details") or {}).get("reason") == "late-data"
+    }
+    kept = sorted(key(a) for a in got if a["alert_id"] not in retracted)
+    assert kept == sorted(key(a) for a in expected_alerts())
     late = subprocess.run(
         [*base, "--type", "PROCESSING_LATE", "--state", "RAISED", "--unit", "000.31.05.H49"],
         env=cluster.env,
