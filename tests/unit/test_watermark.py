@@ -59,7 +59,7 @@ def test_round_trip_through_json() -> None:
 def test_a_worker_reports_waiting_for_partitions_with_unread_messages() -> None:
     marks = InboundMarks(idle_timeout_s=30)
     marks.assigned({"t:0", "t:1", "t:2", "t:3"})
-    marks.delivered("t:1".split(":")[0], 1, 4, None)  # read up to 4, all dead-lettered
+    marks.delivered("t", 1, 4, None)  # read up to 4, all dead-lettered
     marks.delivered("t", 2, 9, 1234)
     ends = {0: 5, 1: 5, 2: 10, 3: 0}
     report = marks.report(lambda _t, p: ends[p], lambda _t, p: None)
