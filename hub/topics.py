@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from hub.errors import BrokerError
+from hub.kafka_client import connection_options
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,22 +45,11 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
 
 
 def admin_client(settings: Settings, bootstrap: str | None = None) -> AIOKafkaAdminClient:
-    options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap or settings.kafka_bootstrap,
-        "security_protocol": settings.kafka_security_protocol,
-        "request_timeout_ms": 15000,
-        "client_id": f"{settings.app_id}-admin",
-    }
-    if settings.kafka_sasl_mechanism:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        options["ssl_context"] = create_ssl_context(cafile=cafile)
-    return AIOKafkaAdminClient(**options)
+    return AIOKafkaAdminClient(
+        **connection_options(settings, bootstrap),
+        request_timeout_ms=15000,
+        client_id=f"{settings.app_id}-admin",
+    )
 
 
 async def _start_with_retry(admin: AIOKafkaAdminClient, bootstrap: str, tries: int = 10) -> None:

@@ -62,3 +62,19 @@ def expected_unit_stats() -> list[dict[str, object]]:
         (SAMPLES / "expected_unit_stats.json").read_text(encoding="utf-8")
     )
     return data
+
+
+AlertKey = tuple[str, str, str, datetime]
+
+
+def expected_keys() -> list[AlertKey]:
+    """The expected transitions as (type, state, dossier, condition_at), sorted."""
+    return sorted(
+        (
+            str(a["type"]),
+            str(a["state"]),
+            str(a["dossier_code"]),
+            datetime.fromisoformat(str(a["condition_at"])),
+        )
+        for a in expected_alerts()
+    )

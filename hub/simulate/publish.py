@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from hub.kafka_client import connection_options
 from hub.settings import Settings
 from hub.simulate.formats import FILE_NAMES, TOPICS, render
 from hub.simulate.province import SOURCES, Dossier, Msg, Simulation
@@ -119,26 +120,15 @@ async def publish(
     clock reaches its send time instead. `stats`, if given, is filled as messages go.
     """
     from aiokafka import AIOKafkaProducer
-    from aiokafka.helpers import create_ssl_context
 
     topics = topics or TOPICS
     cfg = sim.cfg
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
-        "security_protocol": settings.kafka_security_protocol,
-        "acks": "all",
-        "linger_ms": 5,
-        "max_request_size": max(1_048_576, cfg.max_message_bytes * 2 + 200_000),
-    }
-    if settings.kafka_sasl_mechanism:
-        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
-        kwargs["sasl_plain_password"] = settings.kafka_sasl_password
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        kwargs["ssl_context"] = create_ssl_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    producer = AIOKafkaProducer(**kwargs)
+    producer = AIOKafkaProducer(
+        **connection_options(settings),
+        acks="all",
+        linger_ms=5,
+        max_request_size=max(1_048_576, cfg.max_message_bytes * 2 + 200_000),
+    )
     await producer.start()
     stats = stats if stats is not None else Stats()
     started = time.perf_counter()

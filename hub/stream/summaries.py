@@ -48,6 +48,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.dossier import DossierFacts
 from hub.domain.stats import Summary, summarize
+from hub.kafka_client import connection_options
 from hub.settings import ClockMode, Settings
 from hub.topics import DOSSIER_EVENTS, DOSSIER_SUMMARY
 
@@ -98,24 +99,13 @@ class SummaryPublisher:
 
 
 def consumer_options(settings: Settings) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
-        "security_protocol": settings.kafka_security_protocol,
+    return {
+        **connection_options(settings),
         "client_id": f"{settings.app_id}-summaries",
         "group_id": None,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
     }
-    if settings.kafka_sasl_mechanism:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        options["ssl_context"] = create_ssl_context(cafile=cafile)
-    return options
 
 
 class SummaryStore:

@@ -23,8 +23,8 @@ from tests.samples import (
     FILES,
     SECURITY_CODE,
     TOPICS,
-    expected_alerts,
     expected_deadletters,
+    expected_keys,
     lines,
     scheduled,
 )
@@ -61,18 +61,6 @@ def worker_env(settings: Settings, tmp_path: Path, app_id: str = "samples") -> d
 
 def key_of(a: Alert) -> Key:
     return (a.type.value, a.state.value, a.dossier_code, a.condition_at)
-
-
-def expected_keys() -> list[Key]:
-    return sorted(
-        (
-            str(a["type"]),
-            str(a["state"]),
-            str(a["dossier_code"]),
-            datetime.fromisoformat(str(a["condition_at"])),
-        )
-        for a in expected_alerts()
-    )
 
 
 def in_schedule_order() -> list[tuple[str, bytes | None, bytes]]:
