@@ -46,6 +46,8 @@ class Settings(BaseSettings):
 
     partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
     tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors
+    batch_max: int = Field(500, ge=1, le=100_000)  # records an agent takes at a time
+    batch_within_s: float = Field(0.05, gt=0)  # how long it waits to fill a batch
 
     # a warped wall clock (hub/stream/clock.py; the demo): simulated time runs clock_speed times
     # as fast, from clock_origin at the wall instant clock_origin_at (default: process start)

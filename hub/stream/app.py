@@ -8,8 +8,11 @@ Thin wiring: decoding lives in connectors/, judging in hub/domain/ via hub/strea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -34,7 +37,7 @@ from hub.stream.ingest import (
 )
 from hub.stream.judge import KIND_CLAIM, KIND_EVENT, KIND_WITHDRAW, Judge
 from hub.stream.state import to_ms
-from hub.topics import ALERTS, DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
+from hub.topics import ALERTS, DEADLETTER, DOSSIER_EVENTS, DOSSIER_SUMMARY, INBOUND_TOPICS
 
 log = logging.getLogger(__name__)
 KIND_CLOCK = b"clock"
@@ -122,12 +125,21 @@ class Hub:
             key_type=bytes,  # bytes types make faust use the raw codec, also when recovering
             value_type=bytes,
         )
-        self.judge = Judge(settings, self.engine, clock, self.table)
+        self.judge = Judge(settings, self.engine, clock, self.table, writer=self._write_table)
         app.agent(self.inbound, name="ingest")(self._ingest)
         app.agent(self.events, name="judge")(self._judge)
         app.timer(settings.tick_interval_s, name="clock")(self._tick)
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         summaries.install(self)  # issue 5: summaries, web pages, /metrics
+
+    def _write_table(self, key: bytes, value: bytes | None, partition: int) -> None:
+        """A table write outside faust's per-event context: to the state's own partition."""
+        if value is None:
+            self.table.send_changelog(partition, key, None, value_serializer="raw")
+            self.table.data.pop(key, None)
+        else:
+            self.table.send_changelog(partition, key, value)
+            self.table.data[key] = value
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
         inbound = {
@@ -136,39 +148,62 @@ class Hub:
         self.marks.assigned(inbound)
         self.judge.forget_partitions()
 
+    async def _send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        partition: int | None = None,
+    ) -> Awaitable[Any]:
+        """Enqueue a record on the app's producer; the result is awaited once per batch.
+
+        faust's Topic.send costs more per record than the whole of the hub's own work, so the
+        agents hand records to the producer directly. faust flushes that producer before it
+        commits offsets, so a committed input never has an output still in flight.
+        """
+        fut: Awaitable[Any] = await self.app.producer.send(
+            topic, key, value, partition, None, headers
+        )
+        return fut
+
     async def _ingest(self, stream: Any) -> None:
-        async for event in stream.events():
-            msg = event.message
-            source, decoded = decode(
-                self.settings, self.calendar, msg.topic, msg.partition, msg.offset, msg.value
-            )
-            count(source, decoded)
-            for rejection in decoded.rejections:
-                dl = dead_letter(
-                    rejection,
-                    key=msg.key,
-                    value=msg.value,
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    connector=source,
-                    failed_at=self.clock(),
+        cfg = self.settings
+        async for batch in stream.take_events(cfg.batch_max, within=cfg.batch_within_s):
+            sent: list[Awaitable[Any]] = []
+            entered = _now_header()
+            for event in batch:
+                msg = event.message
+                source, decoded = decode(
+                    cfg, self.calendar, msg.topic, msg.partition, msg.offset, msg.value
                 )
-                await self.deadletters.send(key=dl.key, value=dl.value, headers=dl.headers)
-            high: int | None = None
-            for ev in decoded.events:
-                await self.events.send(
-                    key=ev.dossier_code.encode(),
-                    value=encode_event(ev),
-                    headers=[("motcua.kind", KIND_EVENT), ("motcua.in", _now_header())],
-                )
-                if ev.event_time is not None:
-                    ms = to_ms(ev.event_time)
-                    high = ms if high is None else max(high, ms)
-            if high is not None:
-                lag = to_ms(self.clock()) - high
-                metrics.EVENT_LAG.labels(source).set(lag / 1000)
-            self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
+                count(source, decoded)
+                for rejection in decoded.rejections:
+                    dl = dead_letter(
+                        rejection,
+                        key=msg.key,
+                        value=msg.value,
+                        topic=msg.topic,
+                        partition=msg.partition,
+                        offset=msg.offset,
+                        connector=source,
+                        failed_at=self.clock(),
+                    )
+                    sent.append(await self._send(DEADLETTER, dl.key, dl.value, dl.headers))
+                high: int | None = None
+                for ev in decoded.events:
+                    headers = [(CLOCK_HEADER, KIND_EVENT), ("motcua.in", entered)]
+                    key = ev.dossier_code.encode()
+                    sent.append(await self._send(DOSSIER_EVENTS, key, encode_event(ev), headers))
+                    if ev.event_time is not None:
+                        ms = to_ms(ev.event_time)
+                        high = ms if high is None else max(high, ms)
+                if high is not None:
+                    metrics.EVENT_LAG.labels(source).set((to_ms(self.clock()) - high) / 1000)
+                # after the sends: a clock record never overtakes the events it reports
+                self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
+            if sent:
+                await asyncio.gather(*sent)
 
     async def _tick(self) -> None:
         record = clock_record(
@@ -204,47 +239,63 @@ class Hub:
         return value if isinstance(value, int) else None
 
     async def _judge(self, stream: Any) -> None:
-        async for event in stream.events():
-            msg = event.message
-            headers = dict(msg.headers or ())
-            try:
-                kind = headers.get(CLOCK_HEADER)
-                if kind == KIND_CLOCK:
-                    alerts = self.judge.on_clock(msg.partition, msg.value)
-                elif kind == KIND_CLAIM:
-                    alerts = self.judge.on_claim(msg.partition, msg.key, msg.value)
-                elif kind == KIND_WITHDRAW:
-                    alerts = self.judge.on_withdraw(msg.partition, msg.key, msg.value)
-                else:
-                    alerts = self.judge.on_event(msg.partition, msg.key, msg.value)
-            except Exception as exc:  # a bug on one dossier must not stop the others
-                log.exception("judging %r failed", msg.key)
-                metrics.DEADLETTERS.labels("hub", "INTERNAL").inc()
-                await self.deadletters.send(
-                    key=msg.key,
-                    value=msg.value,
-                    headers=[
-                        ("motcua.error.reason", b"INTERNAL"),
-                        ("motcua.error.message", repr(exc).encode()),
-                        ("motcua.source.topic", msg.topic.encode()),
-                        ("motcua.source.partition", str(msg.partition).encode()),
-                        ("motcua.source.offset", str(msg.offset).encode()),
-                        ("motcua.connector", b"judge"),
-                        ("motcua.failed_at", self.clock().isoformat().encode()),
-                    ],
+        cfg = self.settings
+        async for batch in stream.take_events(cfg.batch_max, within=cfg.batch_within_s):
+            alerts: list[Alert] = []
+            failed: list[tuple[Any, Exception]] = []
+            entered: list[float] = []
+            for event in batch:
+                msg = event.message
+                headers = dict(msg.headers or ())
+                try:
+                    kind = headers.get(CLOCK_HEADER)
+                    if kind == KIND_CLOCK:
+                        alerts += self.judge.on_clock(msg.partition, msg.value)
+                    elif kind == KIND_CLAIM:
+                        alerts += self.judge.on_claim(msg.partition, msg.key, msg.value)
+                    elif kind == KIND_WITHDRAW:
+                        alerts += self.judge.on_withdraw(msg.partition, msg.key, msg.value)
+                    else:
+                        found = self.judge.on_event(msg.partition, msg.key, msg.value)
+                        if found and (stamp := headers.get("motcua.in")):
+                            entered.append(float(stamp))
+                        alerts += found
+                except Exception as exc:  # a bug on one dossier must not stop the others
+                    log.exception("judging %r failed", msg.key)
+                    failed.append((msg, exc))
+            self.judge.flush()
+            sent = [
+                await self._send(ALERTS, a.dossier_code.encode(), encode_alert(a), [])
+                for a in alerts
+            ]
+            for key, value, record_kind in self.judge.outbox:
+                sent.append(
+                    await self._send(DOSSIER_EVENTS, key, value, [(CLOCK_HEADER, record_kind)])
                 )
-                continue
-            await self._send_alerts(alerts, headers.get("motcua.in"))
-            while self.judge.outbox:
-                key, value, record_kind = self.judge.outbox.pop(0)
-                await self.events.send(key=key, value=value, headers=[(CLOCK_HEADER, record_kind)])
-            await summaries.flush(self)
+            self.judge.outbox.clear()
+            for key, value in self.summary_publisher.take():
+                sent.append(await self._send(DOSSIER_SUMMARY, key, value, []))
+            for bad, error in failed:
+                metrics.DEADLETTERS.labels("hub", "INTERNAL").inc()
+                why = _internal(bad, error, self.clock())
+                sent.append(await self._send(DEADLETTER, bad.key, bad.value, why))
+            if sent:
+                await asyncio.gather(*sent)
+            done = time.time()
+            for t in entered:
+                metrics.LATENCY.observe(max(0.0, done - t))
 
-    async def _send_alerts(self, alerts: list[Alert], entered: bytes | None) -> None:
-        for alert in alerts:
-            await self.alerts.send(key=alert.dossier_code.encode(), value=encode_alert(alert))
-        if alerts and entered:
-            metrics.LATENCY.observe(max(0.0, time.time() - float(entered)))
+
+def _internal(msg: Any, exc: Exception, now: datetime) -> list[tuple[str, bytes]]:
+    return [
+        ("motcua.error.reason", b"INTERNAL"),
+        ("motcua.error.message", repr(exc).encode()),
+        ("motcua.source.topic", msg.topic.encode()),
+        ("motcua.source.partition", str(msg.partition).encode()),
+        ("motcua.source.offset", str(msg.offset).encode()),
+        ("motcua.connector", b"judge"),
+        ("motcua.failed_at", now.isoformat().encode()),
+    ]
 
 
 def _now_header() -> bytes:

@@ -65,7 +65,11 @@ class Judge:
     on_facts: Callable[[bytes, DossierFacts], None] | None = None
     # (key, value, kind) records for hub.dossier.events: claims, withdrawals, forwarded events
     outbox: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
+    # writes a table value (None: delete) to its partition; None: write `table` directly, at once
+    writer: Callable[[bytes, bytes | None, int], None] | None = None
     _tax_only: set[bytes] = field(default_factory=set)
+    _dirty: dict[bytes, DossierState | None] = field(default_factory=dict)
+    _dirty_partition: dict[bytes, int] = field(default_factory=dict)
 
     # -- the clock ---------------------------------------------------------------------------
     def now_ms(self, partition: int) -> int | None:
@@ -94,7 +98,7 @@ class Judge:
             for key, values in record.get("marks", {}).items():
                 wm.merge(key, *parse_mark(values))
             if wm.to_json() != before:
-                self.table[clock_key(partition)] = json.dumps(wm.to_json()).encode()
+                self._write(clock_key(partition), json.dumps(wm.to_json()).encode(), partition)
             value = wm.value_ms()
             if value is not None and value > self._now.get(partition, value - 1):
                 self._now[partition] = value
@@ -107,6 +111,7 @@ class Judge:
     # -- the deadline index ------------------------------------------------------------------
     def forget_partitions(self) -> None:
         """After a rebalance: rebuild the indexes, re-read the marks, drop cached states."""
+        self.flush()
         self._heaps.clear()
         self._marks.clear()
         self._now.clear()
@@ -138,7 +143,31 @@ class Judge:
         return alerts
 
     # -- dossiers ----------------------------------------------------------------------------
+    def _write(self, key: bytes, value: bytes | None, partition: int) -> None:
+        if self.writer is not None:
+            self.writer(key, value, partition)
+        elif value is None:
+            self.table.pop(key, None)
+        else:
+            self.table[key] = value
+
+    def _save(self, key: bytes, state: DossierState | None, partition: int) -> None:
+        """Written at the next `flush` (once per dossier per batch), or at once without a writer."""
+        self._dirty[key] = state
+        self._dirty_partition[key] = partition
+        if self.writer is None:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the states changed since the last flush to the table (and its changelog)."""
+        for key, state in self._dirty.items():
+            self._write(key, None if state is None else state.dumps(), self._dirty_partition[key])
+        self._dirty.clear()
+        self._dirty_partition.clear()
+
     def _load(self, key: bytes, partition: int) -> DossierState | None:
+        if key in self._dirty:
+            return self._dirty[key]
         state = self.cache.get(key)
         if state is None:
             stored = self.table.get(key)
@@ -169,7 +198,18 @@ class Judge:
             self.outbox.append((state.owner.encode(), blob, KIND_EVENT))
         if self.settings.clock is ClockMode.EVENT:
             self._watermark(partition)
-        return self._evaluate(key, state, self.now_ms(partition))
+        now = self.now_ms(partition)
+        at = None if ev.event_time is None else to_ms(ev.event_time)
+        if at is not None and (now is None or at > now) and state.owner is None:
+            # An event the clock has not reached yet is judged when it does: until then it can
+            # make nothing due that was not already, and the events of a dossier that arrive
+            # meanwhile are judged together, once.
+            if state.next_wake_ms is None or at < state.next_wake_ms:
+                state.next_wake_ms = at
+                heapq.heappush(self._heap(partition), (at, key))
+            self._save(key, state, partition)
+            return []
+        return self._evaluate(key, state, now)
 
     def on_claim(self, partition: int, key: bytes, payload: bytes) -> list[Alert]:
         """A one-stop code claims this `<source>:<id>` dossier."""
@@ -213,11 +253,11 @@ class Judge:
         expires = self._expires_ms(None if closed is None else to_ms(closed))
         if expires is not None and wake is None:
             if now is not None and now >= expires and state.owner is None:
-                self._expire(key)
+                self._expire(key, state.partition)
                 return self._alerts(key, result.alerts, facts)
             wake = expires
         state.next_wake_ms = wake
-        self.table[key] = state.dumps()
+        self._save(key, state, state.partition)
         if wake is not None:
             heapq.heappush(self._heap(state.partition), (wake, key))
         return self._alerts(key, result.alerts, facts)
@@ -235,9 +275,8 @@ class Judge:
             self.on_facts(key, facts)
         return alerts
 
-    def _expire(self, key: bytes) -> None:
+    def _expire(self, key: bytes, partition: int) -> None:
         self.cache.drop(key)
         self._tax_only.discard(key)
-        if key in self.table:
-            del self.table[key]
+        self._save(key, None, partition)
         metrics.EXPIRED.inc()
