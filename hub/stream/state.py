@@ -1,13 +1,16 @@
 """A dossier's stored state: its events (as the Avro bytes they travelled in) and its alerts.
 
 Stored as one table value per dossier. The events are kept as received, so appending one costs
-no re-encoding; they are decoded only when a dossier is not in the worker's cache.
+no re-encoding; they are decoded only when a dossier is not in the worker's cache. The value is
+zlib-compressed (level 1): the events of one dossier repeat its code, units and names, so it
+shrinks to about 40 % for some 40 µs per write, and the table is what a worker holds per dossier.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +20,7 @@ from hub.domain.engine import Emitted
 from hub.domain.events import DossierEvent
 
 _LEN = struct.Struct(">I")
+_ZLIB = b"\x01"  # first byte of a compressed value; an uncompressed one starts with 0x00
 
 
 def to_ms(t: datetime) -> int:
@@ -82,10 +86,11 @@ class DossierState:
         parts = [_LEN.pack(len(header)), header]
         for blob in self.blobs:
             parts += [_LEN.pack(len(blob)), blob]
-        return b"".join(parts)
+        return _ZLIB + zlib.compress(b"".join(parts), 1)
 
     @classmethod
     def loads(cls, data: bytes) -> DossierState:
+        data = _plain(data)
         (n,) = _LEN.unpack_from(data, 0)
         header = json.loads(data[4 : 4 + n])
         pos = 4 + n
@@ -112,7 +117,7 @@ class DossierState:
 class StateCache:
     """Decoded states of recently touched dossiers, so a busy dossier is not decoded per event."""
 
-    def __init__(self, capacity: int = 20000) -> None:
+    def __init__(self, capacity: int = 5000) -> None:
         self._capacity = capacity
         self._items: OrderedDict[bytes, DossierState] = OrderedDict()
 
@@ -137,6 +142,11 @@ class StateCache:
 
 def peek(data: bytes) -> tuple[int, int | None]:
     """The partition and wake-up time of a stored state, without decoding its events."""
+    data = _plain(data)
     (n,) = _LEN.unpack_from(data, 0)
     header = json.loads(data[4 : 4 + n])
     return int(header["p"]), header["w"]
+
+
+def _plain(data: bytes) -> bytes:
+    return zlib.decompress(data[1:]) if data[:1] == _ZLIB else data
