@@ -1,12 +1,15 @@
 """A bare faust agent pass-through, configured like the hub's app (hub/stream/app.py): the four
 inbound topics, raw bytes, each message re-sent as is to one output topic.
 
-    BENCH_BOOTSTRAP=127.0.0.1:9092 BENCH_OUT=bench.out BENCH_DATA=/tmp/x \
+    BENCH_BOOTSTRAP=127.0.0.1:9092 BENCH_OUT=bench.out BENCH_DATA=/tmp/x [BENCH_BATCH=500] \
         python bench/faust_passthrough.py worker -l warning
+
+BENCH_BATCH > 0 takes batches (`take_events`, 50 ms) and awaits the sends once per batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -32,11 +35,25 @@ inbound = app.topic(*INBOUND, key_serializer="raw", value_serializer="raw")
 out = app.topic(os.environ["BENCH_OUT"], key_serializer="raw", value_serializer="raw")
 
 
+BATCH = int(os.environ.get("BENCH_BATCH", "0"))  # 0: one event at a time
+
+
 @app.agent(inbound)
 async def passthrough(stream: Any) -> None:
-    async for event in stream.events():
-        msg = event.message
-        await out.send(key=msg.key, value=msg.value)
+    if not BATCH:
+        async for event in stream.events():
+            msg = event.message
+            await out.send(key=msg.key, value=msg.value)
+        return
+    # as the hub does it: batches, records handed to the producer, awaited once per batch
+    async for batch in stream.take_events(BATCH, within=0.05):
+        sent = []
+        for event in batch:
+            msg = event.message
+            sent.append(
+                await app.producer.send(out.get_topic_name(), msg.key, msg.value, None, None, None)
+            )
+        await asyncio.gather(*sent)
 
 
 if __name__ == "__main__":

@@ -409,7 +409,7 @@ def run_throughput(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict
     out["produce_msg_s"] = run(produce_all(boot, feed.records))
 
     # bare aiokafka
-    admin_topics = ["bench.passthrough.aiokafka", "bench.passthrough.faust"]
+    admin_topics = [f"bench.passthrough.{x}" for x in ("aiokafka", "faust", "faust_batched")]
     run(_create(boot, admin_topics))
     say("bare aiokafka consume->produce pass-through")
     started = time.perf_counter()
@@ -421,26 +421,34 @@ def run_throughput(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict
         **inner,
     }
 
-    # bare faust
-    say("bare faust agent pass-through")
-    env = {"BENCH_BOOTSTRAP": boot, "BENCH_OUT": admin_topics[1], "BENCH_DATA": str(work / "f")}
-    proc = spawn(
-        [sys.executable, str(ROOT / "bench" / "faust_passthrough.py"), "worker", "-l", "info"],
-        env,
-        work / "faust.log",
-    )
-    started = time.perf_counter()
-    try:
-        deadline = time.monotonic() + 600
-        while run(topic_total(boot, admin_topics[1])) < n and time.monotonic() < deadline:
-            time.sleep(1.0)
-    finally:
-        proc.stop()
-    low, high = run(edge_timestamps(boot, admin_topics[1]))
-    out["faust"] = {
-        "msg_s": rate_from_output(n, low, high),
-        "wall_s": time.perf_counter() - started,
-    }
+    # bare faust, one event at a time, then in batches as the hub takes them
+    variants = (("faust", 0, admin_topics[1]), ("faust_batched", 500, admin_topics[2]))
+    for name, batch, topic in variants:
+        say(f"bare faust agent pass-through ({'batches of 500' if batch else 'per event'})")
+        env = {
+            "BENCH_BOOTSTRAP": boot,
+            "BENCH_OUT": topic,
+            "BENCH_DATA": str(work / name),
+            "BENCH_BATCH": str(batch),
+            "BENCH_APP_ID": f"bench-{name}",
+        }
+        proc = spawn(
+            [sys.executable, str(ROOT / "bench" / "faust_passthrough.py"), "worker", "-l", "info"],
+            env,
+            work / f"{name}.log",
+        )
+        started = time.perf_counter()
+        try:
+            deadline = time.monotonic() + 600
+            while run(topic_total(boot, topic)) < n and time.monotonic() < deadline:
+                time.sleep(1.0)
+        finally:
+            proc.stop()
+        low, high = run(edge_timestamps(boot, topic))
+        out[name] = {
+            "msg_s": rate_from_output(n, low, high),
+            "wall_s": time.perf_counter() - started,
+        }
 
     # the hub
     say("the hub: one worker, event clock")
@@ -694,7 +702,11 @@ def run_latency(cfg: Settings, work: Path, seconds: float, rate: float) -> dict[
     say(f"latency feed: {n} messages of a past-dated province, at {rate:g}/s")
     feed = make_feed(max(300, n // 4), 30, date(2026, 8, 3), seed=5)
     records, keys = spaced(feed, int(GAP_S * rate), n)
-    run(reset_topics(cfg, ["bench.passthrough.aiokafka", "bench.passthrough.faust"]))
+    run(
+        reset_topics(
+            cfg, [f"bench.passthrough.{x}" for x in ("aiokafka", "faust", "faust_batched")]
+        )
+    )
     web = free_ports(1)[0]
     app_id = f"bench-latency-{int(rate)}"
     env = worker_env(cfg, work, app_id, web, MOTCUA_CLOCK="wall", MOTCUA_ALLOWED_LATENESS_S="0")
@@ -856,6 +868,12 @@ def report(res: dict[str, Any]) -> str:
                 "",
             ),
             (
+                "throughput: bare faust pass-through, batches of 500",
+                fmt(tp["faust_batched"]["msg_s"]) + " msg/s",
+                f"{tp['faust_batched']['msg_s'] / a:.2f} x aiokafka",
+                "",
+            ),
+            (
                 "throughput: hub worker (ingest+judge, event clock)",
                 fmt(h) + " msg/s",
                 f"{h / a:.2f} x aiokafka, {h / f:.2f} x faust",
@@ -933,6 +951,20 @@ def report(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def git_state() -> str:
+    """The commit the workers run, and whether the work tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return head or "unknown"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=0.01, help="share of a province-year")
@@ -950,6 +982,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_avg": os.getloadavg(),
     }
+    results["git"] = git_state()
     work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
     port, cport = free_ports(2)
     cfg = Settings(
@@ -997,7 +1030,7 @@ def main() -> None:
         print(f"\nhub worker profile ({prof['samples']} samples), self time:")
         for name, share in prof["self_top"][:15]:
             print(f"  {share:5.1f}%  {name}")
-    print(f"\n{results['seconds']:.0f} s in all; results in {path}")
+    print(f"\n{results['seconds']:.0f} s in all at {results['git']}; results in {path}")
 
 
 if __name__ == "__main__":
