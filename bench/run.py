@@ -71,7 +71,7 @@ from hub.simulate.province import SimConfig, Simulation, load_catalogue  # noqa:
 from hub.simulate.publish import message_key, render  # noqa: E402
 from hub.stream.ingest import decode  # noqa: E402
 from hub.stream.judge import Judge  # noqa: E402
-from hub.stream.state import _LEN, peek, to_ms  # noqa: E402
+from hub.stream.state import DossierState, peek, to_ms  # noqa: E402
 from hub.topics import (  # noqa: E402
     ALERTS,
     DOSSIER_EVENTS,
@@ -784,17 +784,10 @@ def open_state_templates(count: int = 3000) -> tuple[list[bytes], Settings, Engi
     return templates, cfg, engine
 
 
-def with_wake(value: bytes, wake_ms: int) -> bytes:
-    (n,) = _LEN.unpack_from(value, 0)
-    header = json.loads(value[4 : 4 + n])
-    header["w"] = wake_ms
-    new = json.dumps(header, separators=(",", ":")).encode()
-    return _LEN.pack(len(new)) + new + value[4 + n :]
-
-
 def run_memory_ticks(sizes: list[int], due_per_tick: int = 10, ticks: int = 40) -> dict[str, Any]:
     say("memory/tick: building open-dossier templates")
     templates, cfg, engine = open_state_templates()
+    states = [DossierState.loads(v) for v in templates]
     sizes_b = [len(v) for v in templates]
     out: dict[str, Any] = {
         "templates": len(templates),
@@ -810,8 +803,9 @@ def run_memory_ticks(sizes: list[int], due_per_tick: int = 10, ticks: int = 40) 
         tracemalloc.start()
         table: dict[bytes, bytes] = {}
         for i in range(n):
-            t = templates[i % len(templates)]
-            table[f"000.00.{i % 97:02d}.H49-bench-{i:08d}".encode()] = with_wake(t, base + i * step)
+            state = states[i % len(states)]
+            state.next_wake_ms = base + i * step  # the value as the judge would write it
+            table[f"000.00.{i % 97:02d}.H49-bench-{i:08d}".encode()] = state.dumps()
         table_bytes = tracemalloc.get_traced_memory()[0]
         now = [base - 1]
         judge = Judge(cfg, engine, lambda now=now: datetime.fromtimestamp(now[0] / 1000, TZ), table)
