@@ -59,6 +59,7 @@ class Judge:
     table: MutableMapping[bytes, bytes]
     cache: StateCache = field(default_factory=StateCache)
     _heaps: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
+    _heaps_built: bool = False
     _now: dict[int, int] = field(default_factory=dict)
     _marks: dict[int, Watermark] = field(default_factory=dict)
     # called with each evaluation's facts (hub/stream/summaries.py publishes the summaries)
@@ -113,23 +114,23 @@ class Judge:
         """After a rebalance: rebuild the indexes, re-read the marks, drop cached states."""
         self.flush()
         self._heaps.clear()
+        self._heaps_built = False
         self._marks.clear()
         self._now.clear()
         self.cache.clear()
 
     def _heap(self, partition: int) -> list[tuple[int, bytes]]:
-        heap = self._heaps.get(partition)
-        if heap is None:
-            heap = []
+        if not self._heaps_built:
+            # one pass over the table for every partition, reading only each value's prefix
             for key, value in self.table.items():
-                if key.startswith(CLOCK_PREFIX):
-                    continue
-                p, wake = peek(value)
-                if p == partition and wake is not None:
-                    heap.append((wake, key))
-            heapq.heapify(heap)
-            self._heaps[partition] = heap
-        return heap
+                if not key.startswith(CLOCK_PREFIX):
+                    p, wake = peek(value)
+                    if wake is not None:
+                        self._heaps.setdefault(p, []).append((wake, key))
+            for heap in self._heaps.values():
+                heapq.heapify(heap)
+            self._heaps_built = True
+        return self._heaps.setdefault(partition, [])
 
     def _wake_due(self, partition: int, now: int) -> list[Alert]:
         heap = self._heap(partition)

@@ -21,6 +21,8 @@ from hub.domain.events import DossierEvent
 
 _LEN = struct.Struct(">I")
 _ZLIB = b"\x01"  # first byte of a compressed value; an uncompressed one starts with 0x00
+_PEEKABLE = b"\x02"  # then partition and wake-up time in the clear, then the compressed value
+_PREFIX = struct.Struct(">iq")  # partition, wake-up ms (-1: none)
 
 
 def to_ms(t: datetime) -> int:
@@ -86,7 +88,9 @@ class DossierState:
         parts = [_LEN.pack(len(header)), header]
         for blob in self.blobs:
             parts += [_LEN.pack(len(blob)), blob]
-        return _ZLIB + zlib.compress(b"".join(parts), 1)
+        wake = -1 if self.next_wake_ms is None else self.next_wake_ms
+        prefix = _PEEKABLE + _PREFIX.pack(self.partition, wake)
+        return prefix + zlib.compress(b"".join(parts), 1)
 
     @classmethod
     def loads(cls, data: bytes) -> DossierState:
@@ -142,6 +146,9 @@ class StateCache:
 
 def peek(data: bytes) -> tuple[int, int | None]:
     """The partition and wake-up time of a stored state, without decoding its events."""
+    if data[:1] == _PEEKABLE:
+        partition, wake = _PREFIX.unpack_from(data, 1)
+        return partition, None if wake < 0 else wake
     data = _plain(data)
     (n,) = _LEN.unpack_from(data, 0)
     header = json.loads(data[4 : 4 + n])
@@ -149,4 +156,6 @@ def peek(data: bytes) -> tuple[int, int | None]:
 
 
 def _plain(data: bytes) -> bytes:
+    if data[:1] == _PEEKABLE:
+        return zlib.decompress(data[1 + _PREFIX.size :])
     return zlib.decompress(data[1:]) if data[:1] == _ZLIB else data

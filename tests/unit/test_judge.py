@@ -244,3 +244,17 @@ def test_closed_dossiers_expire_after_the_retention_period() -> None:
     tick = to_ms(datetime.fromisoformat("2026-11-15T08:00:01+07:00"))
     judge.on_clock(0, json.dumps({"wall": 0, "marks": {"o:0": [tick, False]}}).encode())
     assert key not in judge.table
+
+
+def test_stored_state_round_trips_and_peeks_without_decoding() -> None:
+    from hub.stream.state import DossierState, peek
+
+    judge = new_judge()
+    feed(judge, interleaving(random.Random(5)))
+    for key, value in judge.table.items():
+        if key.startswith(b"\x00"):
+            continue
+        state = DossierState.loads(value)
+        assert peek(value) == (state.partition, state.next_wake_ms)
+        assert DossierState.loads(state.dumps()).dumps() == state.dumps()
+        assert len(value) < sum(len(b) for b in state.blobs) + 200  # compressed
