@@ -96,19 +96,21 @@ class Engine:
                     out.alerts.append(self._retraction(facts, aid, seen, emitted_at))
             if seen.retracted:
                 corrections[seen.identity] = corrections.get(seen.identity, 0) + 1
+        # the alert each identity has now, found without hashing ids again
+        live = {seen.identity: aid for aid, seen in emitted.items() if not seen.retracted}
         for ident, raise_ in raises.items():
             if raise_.condition_at > now:
                 continue
-            n = corrections.get(ident, 0)
-            aid = alert_id(code, raise_, n)
-            known = emitted.get(aid)
-            if known is None:
-                known = emitted[aid] = Emitted(*ident)
-                out.alerts.append(build_alert(facts, raise_, self.calendar, emitted_at, None, n))
+            current = live.get(ident)
+            if current is None:
+                current = alert_id(code, raise_, corrections.get(ident, 0))
+                emitted[current] = Emitted(*ident)
+                out.alerts.append(build_alert(facts, raise_, self.calendar, emitted_at, current))
+            known = emitted[current]
             resolve = resolves.get(ident)
             if resolve is not None and resolve.condition_at <= now and not known.resolved:
                 known.resolved_at = resolve.condition_at
-                out.alerts.append(build_alert(facts, resolve, self.calendar, emitted_at, None, n))
+                out.alerts.append(build_alert(facts, resolve, self.calendar, emitted_at, current))
         out.alerts.sort(key=lambda a: (a.condition_at, a.state is AlertState.RESOLVED))
         out.next_wake = min(
             (t.condition_at for t in transitions if t.condition_at > now), default=None
@@ -125,5 +127,4 @@ class Engine:
             seen.occurrence,
             seen.raised_at,
         )
-        alert = build_alert(facts, t, self.calendar, emitted_at, {"reason": "late-data"})
-        return alert.model_copy(update={"alert_id": aid})
+        return build_alert(facts, t, self.calendar, emitted_at, aid, {"reason": "late-data"})

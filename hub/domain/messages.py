@@ -72,14 +72,15 @@ def build_alert(
     t: Transition,
     calendar: WorkingCalendar,
     emitted_at: datetime,
+    aid: str | None = None,
     details: dict[str, str] | None = None,
-    correction: int = 0,
 ) -> Alert:
+    """The alert for transition `t`; `aid` is its id when the caller knows it already."""
     unit, officer = f.holder_at(t.condition_at)
     due = f.due_at(t.condition_at, calendar)
     where = ", ".join(x for x in (unit, officer) if x) or "không rõ"
     return Alert(
-        alert_id=alert_id(f.code, t, correction),
+        alert_id=aid or alert_id(f.code, t),
         type=t.type,
         state=t.state,
         dossier_code=f.code,
