@@ -17,9 +17,10 @@ def run_worker(cfg: Settings, loglevel: str = "warning") -> None:
     from hub.stream.clock import clock_from_settings
     from hub.topics import create_topics
 
+    # the catalogue and the calendar are read (and a bad line reported) before Kafka is touched
+    hub = Hub(cfg, clock=clock_from_settings(cfg))
     asyncio.run(create_topics(cfg))
     (cfg.data_dir / "worker").mkdir(parents=True, exist_ok=True)
-    hub = Hub(cfg, clock=clock_from_settings(cfg))
     worker = Worker(hub.app, loglevel=loglevel)
     worker.execute_from_commandline()
 
