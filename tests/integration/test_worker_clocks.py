@@ -164,3 +164,7 @@ def test_a_killed_worker_loses_no_alert(own_broker: Settings, tmp_path: Path) ->
     print(f"after kill -9: {len(alerts)} transitions, {duplicates} duplicates")
     records_out = asyncio.run(read_topic(bootstrap, ALERTS))
     assert all(decode_alert(r.value).alert_id for r in records_out if r.value)
+    # the state the restart recovered from: one changelog record per dossier state written
+    changelog = asyncio.run(read_topic(bootstrap, "crash-dossiers-changelog"))
+    states = {r.key for r in changelog if r.key and not r.key.startswith(b"\x00")}
+    assert len(states) >= 40  # the feed's dossiers
