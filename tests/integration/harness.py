@@ -89,9 +89,14 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 async def read_topic(
-    bootstrap: str, topic: str, start: dict[int, int] | None = None, idle_s: float = 2.0
+    bootstrap: str,
+    topic: str,
+    start: dict[int, int] | None = None,
+    idle_s: float = 2.0,
+    limit_s: float = 60.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of `topic` from `start` (default: the beginning) until it goes quiet."""
+    """Every record of `topic` from `start` (default: the beginning) until it goes quiet
+    (or `limit_s` passes: a topic a running worker keeps writing to never does)."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -102,12 +107,14 @@ async def read_topic(
     await consumer.start()
     try:
         out: list[ConsumerRecord[bytes, bytes]] = []
-        while True:
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=int(idle_s * 1000))
             if not batch:
                 return out
             for msgs in batch.values():
                 out.extend(m for m in msgs if not start or m.offset >= start.get(m.partition, 0))
+        return out
     finally:
         await consumer.stop()
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from hub import broker
+from hub.codec import decode_event
 from hub.domain.alerts import Alert
 from hub.settings import Settings
-from hub.topics import DEADLETTER, create_topics
+from hub.topics import DEADLETTER, DOSSIER_EVENTS, create_topics
 from tests.conftest import broker_settings
 from tests.integration.harness import produce, read_topic, running_worker, wait_for_alerts
 from tests.samples import (
@@ -85,7 +86,17 @@ def test_sample_feed_in_sent_order(own_broker: Settings, tmp_path: Path) -> None
         asyncio.run(produce(own_broker.kafka_bootstrap, in_schedule_order()))
         alerts = wait_for_alerts(own_broker.kafka_bootstrap, at_least=len(expected_keys()))
         dead = asyncio.run(read_topic(own_broker.kafka_bootstrap, DEADLETTER))
+    # read once the worker has stopped: while it runs, its clock records never let it go quiet
+    common = asyncio.run(read_topic(own_broker.kafka_bootstrap, DOSSIER_EVENTS))
     assert sorted(key_of(a) for a in alerts) == expected_keys()
+    # the common dossier stream: Avro events of all four sources, keyed by their dossier
+    events = [
+        (r.key, decode_event(r.value))
+        for r in common
+        if dict(r.headers).get("motcua.kind") == b"event" and r.value is not None
+    ]
+    assert {ev.source.value for _, ev in events} == {"onestop", "land", "tax", "civil"}
+    assert all(key == ev.dossier_code.encode() for key, ev in events)
     assert not [a for a in alerts if a.details.get("reason") == "late-data"]
     # each alert id: one RAISED, at most one RESOLVED, sharing the id
     for a in alerts:
