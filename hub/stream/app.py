@@ -269,12 +269,7 @@ class Hub:
                     log.exception("judging %r failed", msg.key)
                     failed.append((msg, exc))
             self.judge.flush()
-            changelog = self.table.changelog_topic.get_topic_name()
-            sent = [
-                await self._send(changelog, key, value, [], partition)
-                for key, value, partition in self._changelog
-            ]
-            self._changelog.clear()
+            sent: list[Awaitable[Any]] = []
             for alert in alerts:
                 value = encode_alert(alert)
                 sent.append(await self._send(ALERTS, alert.dossier_code.encode(), value, []))
@@ -291,6 +286,17 @@ class Hub:
                 sent.append(await self._send(DEADLETTER, bad.key, bad.value, why))
             if sent:
                 await asyncio.gather(*sent)
+            # Only once the alerts are acknowledged does the state that records them as sent
+            # reach the changelog: a crash in between sends them again after the restart (at
+            # least once), never loses them.
+            changelog = self.table.changelog_topic.get_topic_name()
+            written = [
+                await self._send(changelog, key, value, [], partition)
+                for key, value, partition in self._changelog
+            ]
+            self._changelog.clear()
+            if written:
+                await asyncio.gather(*written)
             done = time.time()
             for t in entered:
                 metrics.LATENCY.observe(max(0.0, done - t))
