@@ -158,11 +158,12 @@ def status(settings: Settings) -> BrokerStatus:
     )
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int, host: str = HOST) -> bool:
+    """Whether `port` can be bound on `host` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HOST, port))
+            sock.bind((host, port))
         except OSError:
             return False
     return True
@@ -244,7 +245,7 @@ def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> st
         raise BrokerError("MOTCUA_BROKER_PORT and MOTCUA_BROKER_CONTROLLER_PORT must differ")
     for name, port in (("BROKER_PORT", settings.broker_port),
                        ("BROKER_CONTROLLER_PORT", settings.broker_controller_port)):  # fmt: skip
-        if not _port_free(port):
+        if not port_free(port):
             raise BrokerError(f"port {port} is in use (MOTCUA_{name}): is another Kafka running?")
 
     if not any(lib_dir(settings).glob("kafka_2.13-*.jar")):

@@ -20,7 +20,6 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -59,16 +58,6 @@ class Progress:
     raised: Counter[str] = field(default_factory=Counter)
     resolved: int = 0
     example: str | None = None  # a dossier with a PROCESSING_LATE alert, to look up
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -129,7 +118,7 @@ class Demo:
 
     def run(self) -> None:
         cfg = self.cfg
-        if not _port_free(cfg.web_host, cfg.web_port):
+        if not broker.port_free(cfg.web_port, cfg.web_host):
             raise DemoError(
                 f"port {cfg.web_port} is in use (MOTCUA_WEB_PORT): is a worker running?"
             )

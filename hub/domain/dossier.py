@@ -125,7 +125,6 @@ class DossierFacts:
     merged: list[Interval] = field(default_factory=list)
     apologies: list[datetime] = field(default_factory=list)
     supplement_requests: int = 0
-    onestop_transitions: list[tuple[datetime, int]] = field(default_factory=list)
 
     @property
     def closing(self) -> Closing | None:
@@ -204,7 +203,7 @@ def _financial_pauses(events: list[DossierEvent], step_ends: list[datetime]) -> 
     starts = [
         e.event_time for e in events if e.kind is EventKind.STEP and e.status == 6 and e.event_time
     ]
-    ends = [t for t in step_ends]
+    ends = list(step_ends)
     tax = sorted(
         (e for e in events if e.source is Source.TAX and e.event_time and e.kind in _TAX_ORDER),
         key=lambda e: (e.event_time, _TAX_ORDER[e.kind], e.event_id),
@@ -297,7 +296,6 @@ def derive(
     # closings (§4)
     for e in evs:
         for t, status in _onestop_transitions(e):
-            f.onestop_transitions.append((t, status))
             if status in ONESTOP_CLOSING:
                 f.closings.append(Closing(t, Source.ONESTOP, status in ONESTOP_FINISHING))
         if e.kind is EventKind.LAND_CLOSED and e.event_time:
@@ -316,7 +314,6 @@ def derive(
             )
     # at one instant a finishing closing counts before one without result
     f.closings.sort(key=lambda c: (c.at, not c.with_result, _RANK[c.source]))
-    f.onestop_transitions.sort()
     f.onestop_closed_at = next((c.at for c in f.closings if c.source is Source.ONESTOP), None)
 
     # hand-overs and steps (§4, §5 STEP_OVERDUE)
