@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import click
 
@@ -21,8 +22,47 @@ def run_worker(cfg: Settings, loglevel: str = "warning") -> None:
     hub = Hub(cfg, clock=clock_from_settings(cfg))
     asyncio.run(create_topics(cfg))
     (cfg.data_dir / "worker").mkdir(parents=True, exist_ok=True)
+    hub.app.task(lambda: _dump_tasks_on_sigusr1(hub.app))
     worker = Worker(hub.app, loglevel=loglevel)
     worker.execute_from_commandline()
+
+
+async def _dump_tasks_on_sigusr1(app: Any) -> None:
+    """`kill -USR1 <pid>` writes where every asyncio task of the worker is waiting to the log:
+    the first thing to look at when a worker stops making progress without an error."""
+    import logging
+    import signal
+
+    log = logging.getLogger("hub.worker")
+
+    def chain(task: asyncio.Task[object]) -> str:
+        # follow the awaits down from the task's coroutine: get_stack() stops at the first
+        where: list[str] = []
+        obj: Any = task.get_coro()
+        while obj is not None:
+            frame = getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None)
+            frame = frame or getattr(obj, "gi_frame", None)
+            if frame is not None:
+                code = frame.f_code
+                where.append(f"{code.co_name} ({code.co_filename}:{frame.f_lineno})")
+            obj = (
+                getattr(obj, "cr_await", None)
+                or getattr(obj, "ag_await", None)
+                or getattr(obj, "gi_yieldfrom", None)
+            )
+        return " -> ".join(where) or "(done or not started)"
+
+    def dump() -> None:
+        loops = {"main": asyncio.get_running_loop()}
+        # faust reads Kafka on a thread of its own, with its own event loop
+        thread_loop = getattr(getattr(app.consumer, "_thread", None), "thread_loop", None)
+        if isinstance(thread_loop, asyncio.AbstractEventLoop):
+            loops["consumer thread"] = thread_loop
+        for name, loop in loops.items():
+            for task in asyncio.all_tasks(loop):
+                log.warning("%s task %s: %s", name, task.get_name(), chain(task))
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
 
 
 @main.command()

@@ -64,19 +64,26 @@ class InboundMarks:
     def report(
         self, highwater: Highwater | None = None, position: Position | None = None
     ) -> dict[str, list[int | bool | None]]:
+        """[high, idle, waiting] per partition.
+
+        A partition with messages this worker has not read yet is never idle, however long ago
+        it last delivered: those messages are simply not in yet (after a restart, or behind a
+        busy partition), and letting the watermark pass them is what §6 exists to prevent. If it
+        has never delivered a valid message, it is *waiting*.
+        """
         now = time.monotonic()
         out: dict[str, list[int | bool | None]] = {}
         for key, m in self.marks.items():
-            idle = now - m.last_delivery >= self.idle_timeout_s
-            waiting = False
-            if m.high_ms is None and highwater is not None:
+            backlog = False
+            if highwater is not None:
                 topic, _, part = key.rpartition(":")
                 end = highwater(topic, int(part))
                 at = m.next_offset
                 if at is None and position is not None:
                     at = position(topic, int(part))
-                waiting = end is None or end > (at or 0)
-            out[key] = [m.high_ms, idle, waiting]
+                backlog = end is None or end > (at or 0)
+            idle = now - m.last_delivery >= self.idle_timeout_s and not backlog
+            out[key] = [m.high_ms, idle, backlog and m.high_ms is None]
         return out
 
 

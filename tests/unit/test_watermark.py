@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.domain.watermark import Watermark
+from hub.domain.watermark import Watermark, parse_mark
 from hub.stream.ingest import InboundMarks
 
 
@@ -72,3 +72,28 @@ def test_a_worker_reports_waiting_for_partitions_with_unread_messages() -> None:
     resumed = InboundMarks(idle_timeout_s=30)
     resumed.assigned({"t:0"})
     assert resumed.report(lambda _t, _p: 5, lambda _t, _p: 5)["t:0"][2] is False
+
+
+def test_a_partition_with_unread_messages_never_turns_idle() -> None:
+    """After a restart the stored high of a partition still stands, and a partition the worker
+    has not caught up on must hold the watermark there, however long its turn takes."""
+    marks = InboundMarks(idle_timeout_s=0.0)
+    marks.assigned({"t:0", "t:1"})
+    marks.delivered("t", 0, 2, 1000)
+    marks.delivered("t", 1, 7, 5000)
+    ends = {0: 9, 1: 8}  # t:0 has 6 messages not read yet, t:1 is read to its end
+    report = marks.report(lambda _t, p: ends[p], lambda _t, _p: None)
+    assert report["t:0"] == [1000, False, False]
+    assert report["t:1"] == [5000, True, False]
+    wm = Watermark(expected=2)
+    wm.merge("t:0", 900, False)  # what the worker before the restart had read
+    for key, values in report.items():
+        wm.merge(key, *parse_mark(values))
+    assert wm.value_ms() == 1000  # held by the partition still being read, not 5000
+    # a restarted worker that has delivered nothing yet from a partition with a backlog
+    restarted = InboundMarks(idle_timeout_s=0.0)
+    restarted.assigned({"t:0"})
+    again = restarted.report(lambda _t, _p: 9, lambda _t, _p: 3)
+    assert again["t:0"] == [None, False, True]
+    wm.merge("t:0", *parse_mark(again["t:0"]))
+    assert wm.value_ms() == 1000  # the stored high stands; the partition still counts
