@@ -24,7 +24,7 @@ import logging
 from collections import Counter as Tally
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import Gauge
 from prometheus_client.core import GaugeMetricFamily
@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 
 from hub import metrics
 from hub.domain.stats import ms
-from hub.topics import DOSSIER_EVENTS, INBOUND_TOPICS
+from hub.topics import DOSSIER_EVENTS
 
 if TYPE_CHECKING:
     from hub.stream.app import Hub
@@ -142,25 +142,14 @@ class StateCollector(Collector):
 
 COLLECTOR = StateCollector()
 metrics.REGISTRY.register(COLLECTOR)
-_INBOUND = set(INBOUND_TOPICS.values())
 
 
 async def sample_consumer_lag(hub: Hub) -> None:
-    consumer: Any = hub.app.consumer
     seen: set[tuple[str, str]] = set()
-    for tp in consumer.assignment():
-        if tp.topic not in _INBOUND:
-            continue
-        try:
-            high = consumer.highwater(tp)
-            position = await consumer.position(tp)
-        except Exception:  # the consumer is rebalancing
-            continue
-        if high is None or position is None:
-            continue
-        labels = (tp.topic, str(tp.partition))
+    for (topic, partition), lag in hub.intake.lag().items():
+        labels = (topic, str(partition))
         seen.add(labels)
-        CONSUMER_LAG.labels(*labels).set(max(0, high - position))
+        CONSUMER_LAG.labels(*labels).set(lag)
     for labels in list(_lag_labels - seen):  # partitions this worker no longer consumes
         with contextlib.suppress(KeyError):
             CONSUMER_LAG.remove(*labels)

@@ -1,9 +1,10 @@
-r"""The faust application: topics, the state table, two agents and the clock timer.
+r"""The worker: the intake loop, the faust application (state table, judge agent, clock timer).
 
-    agency.*.status --ingest--> hub.dossier.events --judge--> hub.alerts
+    agency.*.status --intake--> hub.dossier.events --judge--> hub.alerts
               \--> hub.deadletter        ^ clock records (marks, wall time) from every worker
 
-Thin wiring: decoding lives in connectors/, judging in hub/domain/ via hub/stream/judge.py.
+Thin wiring: decoding lives in connectors/ (run by hub/stream/intake.py on plain aiokafka),
+judging in hub/domain/ via hub/stream/judge.py.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from datetime import datetime
 from typing import Any
 
 import faust
-from faust.types import TP
 
 from hub import metrics
-from hub.codec import encode_alert, encode_event
+from hub.codec import encode_alert
 from hub.domain.alerts import Alert
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.catalog import Catalog
@@ -27,17 +27,10 @@ from hub.domain.engine import Engine
 from hub.settings import Settings
 from hub.stream import summaries
 from hub.stream.clock import Clock, system_clock
-from hub.stream.ingest import (
-    CLOCK_HEADER,
-    InboundMarks,
-    clock_record,
-    count,
-    dead_letter,
-    decode,
-)
-from hub.stream.judge import KIND_CLAIM, KIND_EVENT, KIND_WITHDRAW, Judge
-from hub.stream.state import to_ms
-from hub.topics import ALERTS, DEADLETTER, DOSSIER_EVENTS, DOSSIER_SUMMARY, INBOUND_TOPICS
+from hub.stream.ingest import CLOCK_HEADER, InboundMarks, clock_record
+from hub.stream.intake import Intake
+from hub.stream.judge import KIND_CLAIM, KIND_WITHDRAW, Judge
+from hub.topics import ALERTS, DEADLETTER, DOSSIER_EVENTS, DOSSIER_SUMMARY
 
 log = logging.getLogger(__name__)
 KIND_CLOCK = b"clock"
@@ -83,6 +76,7 @@ class Hub:
             self.calendar, Catalog.from_file(settings.catalog_file), settings.grace_working_days
         )
         self.marks = InboundMarks(settings.idle_timeout_s)
+        self.intake = Intake(settings, self.calendar, clock, self.marks)
         self.app = faust.App(
             settings.app_id,
             broker=broker_urls(settings.kafka_bootstrap),
@@ -108,9 +102,6 @@ class Hub:
             stream_wait_empty=False,
         )
         app = self.app
-        self.inbound = app.topic(
-            *INBOUND_TOPICS.values(), key_serializer="raw", value_serializer="raw"
-        )
         self.events = app.topic(
             DOSSIER_EVENTS,
             key_serializer="raw",
@@ -127,7 +118,7 @@ class Hub:
         )
         self._changelog: list[tuple[bytes, bytes | None, int]] = []
         self.judge = Judge(settings, self.engine, clock, self.table, writer=self._write_table)
-        app.agent(self.inbound, name="ingest")(self._ingest)
+        app.task(self._run_intake)
         app.agent(self.events, name="judge")(self._judge)
         app.timer(settings.tick_interval_s, name="clock")(self._tick)
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
@@ -147,11 +138,10 @@ class Hub:
         self._changelog.append((key, value, partition))
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
-        inbound = {
-            f"{tp.topic}:{tp.partition}" for tp in assigned if tp.topic in self.inbound.topics
-        }
-        self.marks.assigned(inbound)
         self.judge.forget_partitions()
+
+    async def _run_intake(self) -> None:
+        await self.intake.run()
 
     async def _send(
         self,
@@ -172,76 +162,16 @@ class Hub:
         )
         return fut
 
-    async def _ingest(self, stream: Any) -> None:
-        cfg = self.settings
-        async for batch in stream.take_events(cfg.batch_max, within=cfg.batch_within_s):
-            sent: list[Awaitable[Any]] = []
-            entered = _now_header()
-            for event in batch:
-                msg = event.message
-                source, decoded = decode(
-                    cfg, self.calendar, msg.topic, msg.partition, msg.offset, msg.value
-                )
-                count(source, decoded)
-                for rejection in decoded.rejections:
-                    dl = dead_letter(
-                        rejection,
-                        key=msg.key,
-                        value=msg.value,
-                        topic=msg.topic,
-                        partition=msg.partition,
-                        offset=msg.offset,
-                        connector=source,
-                        failed_at=self.clock(),
-                    )
-                    sent.append(await self._send(DEADLETTER, dl.key, dl.value, dl.headers))
-                high: int | None = None
-                for ev in decoded.events:
-                    headers = [(CLOCK_HEADER, KIND_EVENT), ("motcua.in", entered)]
-                    key = ev.dossier_code.encode()
-                    sent.append(await self._send(DOSSIER_EVENTS, key, encode_event(ev), headers))
-                    if ev.event_time is not None:
-                        ms = to_ms(ev.event_time)
-                        high = ms if high is None else max(high, ms)
-                if high is not None:
-                    metrics.EVENT_LAG.labels(source).set((to_ms(self.clock()) - high) / 1000)
-                # after the sends: a clock record never overtakes the events it reports
-                self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
-            if sent:
-                await asyncio.gather(*sent)
-
     async def _tick(self) -> None:
+        intake = self.intake
         record = clock_record(
-            self.clock, self.marks, self._inbound_partitions(), self._highwater, self._position
+            self.clock, self.marks, intake.partition_count(), intake.highwater, intake.position
         )
         for partition in range(self.settings.partitions):
             await self.events.send(
                 key=b"", value=record, partition=partition, headers=[(CLOCK_HEADER, KIND_CLOCK)]
             )
         await summaries.on_tick(self)
-
-    def _inbound_partitions(self) -> int:
-        """How many inbound partitions there are (0 while the metadata is not known)."""
-        total = 0
-        for topic in self.inbound.topics:
-            n = self.app.consumer.topic_partitions(topic)
-            if not n:
-                return 0
-            total += n
-        return total
-
-    def _highwater(self, topic: str, partition: int) -> int | None:
-        try:
-            value = self.app.consumer.highwater(TP(topic, partition))
-        except Exception:  # not assigned here any more, or no fetch yet
-            return None
-        return value if isinstance(value, int) else None
-
-    def _position(self, topic: str, partition: int) -> int | None:
-        # faust keeps where each partition was last read or sought to; no public accessor
-        read = getattr(self.app.consumer, "_read_offset", {})
-        value = read.get(TP(topic, partition))
-        return value if isinstance(value, int) else None
 
     async def _judge(self, stream: Any) -> None:
         cfg = self.settings
@@ -312,7 +242,3 @@ def _internal(msg: Any, exc: Exception, now: datetime) -> list[tuple[str, bytes]
         ("motcua.connector", b"judge"),
         ("motcua.failed_at", now.isoformat().encode()),
     ]
-
-
-def _now_header() -> bytes:
-    return repr(time.time()).encode()

@@ -1,9 +1,8 @@
-"""Stage 1: inbound agency messages -> common events keyed by dossier, or dead letters.
+"""Stage 1's pieces: decoding a message, its dead letter, and the marks of what was read.
 
-Also keeps the marks of the inbound partitions this worker reads (highest event time, last
-delivery) and reports them, with the wall time, to every partition of hub.dossier.events: the
-clock records. Sent by the same producer after the events they cover, they reach each dossier
-partition behind those events, which is how the watermark crosses the re-keying.
+`hub/stream/intake.py` runs them in its loop. The marks (highest event time, last delivery, how
+far each inbound partition is read) go, with the wall time, to every partition of
+hub.dossier.events in clock records: that is how the watermark crosses the re-keying.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ class PartitionMark:
 
 # (topic, partition) -> the offset the next produced message will get (None: not known yet)
 Highwater = Callable[[str, int], int | None]
-# (topic, partition) -> where this worker's consumer stands (None: at the start)
+# (topic, partition) -> the next offset this worker will process (None: not known yet)
 Position = Callable[[str, int], int | None]
 
 
@@ -78,9 +77,9 @@ class InboundMarks:
             if highwater is not None:
                 topic, _, part = key.rpartition(":")
                 end = highwater(topic, int(part))
-                at = m.next_offset
-                if at is None and position is not None:
-                    at = position(topic, int(part))
+                at = position(topic, int(part)) if position is not None else None
+                if at is None:
+                    at = m.next_offset
                 backlog = end is None or end > (at or 0)
             idle = now - m.last_delivery >= self.idle_timeout_s and not backlog
             out[key] = [m.high_ms, idle, backlog and m.high_ms is None]

@@ -1,0 +1,212 @@
+"""Stage 1 on plain aiokafka: agency messages -> common events on hub.dossier.events.
+
+The judging stage needs faust (a changelog-backed table, partitions it owns); the intake needs
+none of that. faust's stream machinery costs more per message than decoding does, and once left
+a restarted worker's intake stalled with no error. So each worker runs one consumer (group
+`<app id>-intake`) and one producer in a loop that, per batch:
+
+1. decodes every message (connectors/) and sends its events and dead letters;
+2. waits until the broker has acknowledged all of them;
+3. only then records the partitions' marks (so a clock record never reports an event that is not
+   in the log yet, whatever producer sends it) and commits the offsets.
+
+A crash anywhere re-reads from the last commit: at least once; the judge drops redeliveries.
+A rebalance waits for the batch in hand to be sent and committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from hub import metrics
+from hub.codec import encode_event
+from hub.domain.calendar import WorkingCalendar
+from hub.kafka_client import connection_options
+from hub.settings import Settings
+from hub.stream.clock import Clock
+from hub.stream.ingest import CLOCK_HEADER, InboundMarks, count, dead_letter, decode
+from hub.stream.state import to_ms
+from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
+
+log = logging.getLogger(__name__)
+KIND_EVENT = b"event"
+RESTART_AFTER_S = 5.0
+
+
+class Intake:
+    """The inbound consumer of one worker and what it has read."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        calendar: WorkingCalendar,
+        clock: Clock,
+        marks: InboundMarks,
+    ) -> None:
+        self.settings = settings
+        self.calendar = calendar
+        self.clock = clock
+        self.marks = marks
+        self.consumer: AIOKafkaConsumer | None = None
+        # (topic, partition) -> the next offset to process, once everything before is sent
+        self.positions: dict[tuple[str, int], int] = {}
+        self._batch = asyncio.Lock()
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.settings.app_id}-intake"
+
+    # -- what the clock records and /metrics read -----------------------------------------------
+    def partition_count(self) -> int:
+        """How many inbound partitions there are (0 while the metadata is not known)."""
+        if self.consumer is None:
+            return 0
+        total = 0
+        for topic in INBOUND_TOPICS.values():
+            parts = self.consumer.partitions_for_topic(topic)
+            if not parts:
+                return 0
+            total += len(parts)
+        return total
+
+    def highwater(self, topic: str, partition: int) -> int | None:
+        if self.consumer is None:
+            return None
+        try:
+            value = self.consumer.highwater(TopicPartition(topic, partition))
+        except IllegalStateError:  # no longer assigned here
+            return None
+        return value if isinstance(value, int) else None
+
+    def position(self, topic: str, partition: int) -> int | None:
+        return self.positions.get((topic, partition))
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        out: dict[tuple[str, int], int] = {}
+        for (topic, partition), at in list(self.positions.items()):
+            high = self.highwater(topic, partition)
+            if high is not None:
+                out[(topic, partition)] = max(0, high - at)
+        return out
+
+    # -- the loop -------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Until cancelled; a failure (the broker away, say) restarts the loop after a pause."""
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("intake stopped; restarting in %.0f s", RESTART_AFTER_S)
+                await asyncio.sleep(RESTART_AFTER_S)
+
+    async def _run_once(self) -> None:
+        cfg = self.settings
+        options = connection_options(cfg)
+        producer = AIOKafkaProducer(acks="all", max_request_size=4_000_000, **options)
+        consumer = AIOKafkaConsumer(
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=cfg.batch_max,
+            session_timeout_ms=30_000,
+            heartbeat_interval_ms=3_000,
+            **options,
+        )
+        await producer.start()
+        try:
+            consumer.subscribe(list(INBOUND_TOPICS.values()), listener=_Rebalance(self))
+            await consumer.start()
+            self.consumer = consumer
+            try:
+                while True:
+                    batches = await consumer.getmany(timeout_ms=1000, max_records=cfg.batch_max)
+                    async with self._batch:
+                        if batches:
+                            await self._process(producer, consumer, batches)
+                        await self._note_positions(consumer)
+            finally:
+                self.consumer = None
+                await consumer.stop()
+        finally:
+            await producer.stop()
+
+    async def _process(
+        self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
+    ) -> None:
+        cfg = self.settings
+        sent: list[asyncio.Future[Any]] = []
+        delivered: list[tuple[str, int, int, int | None]] = []
+        entered = repr(time.time()).encode()
+        for messages in batches.values():
+            for msg in messages:
+                raw = msg.value if msg.value is not None else b""
+                source, decoded = decode(
+                    cfg, self.calendar, msg.topic, msg.partition, msg.offset, raw
+                )
+                count(source, decoded)
+                for rejection in decoded.rejections:
+                    dl = dead_letter(
+                        rejection,
+                        key=msg.key,
+                        value=raw,
+                        topic=msg.topic,
+                        partition=msg.partition,
+                        offset=msg.offset,
+                        connector=source,
+                        failed_at=self.clock(),
+                    )
+                    sent.append(
+                        await producer.send(DEADLETTER, dl.value, key=dl.key, headers=dl.headers)
+                    )
+                high: int | None = None
+                for ev in decoded.events:
+                    headers = [(CLOCK_HEADER, KIND_EVENT), ("motcua.in", entered)]
+                    key = ev.dossier_code.encode()
+                    sent.append(
+                        await producer.send(
+                            DOSSIER_EVENTS, encode_event(ev), key=key, headers=headers
+                        )
+                    )
+                    if ev.event_time is not None:
+                        ms = to_ms(ev.event_time)
+                        high = ms if high is None else max(high, ms)
+                if high is not None:
+                    metrics.EVENT_LAG.labels(source).set((to_ms(self.clock()) - high) / 1000)
+                delivered.append((msg.topic, msg.partition, msg.offset, high))
+        if sent:
+            await asyncio.gather(*sent)
+        for topic, partition, offset, high in delivered:
+            self.marks.delivered(topic, partition, offset, high)
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items() if messages}
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as exc:  # the partitions moved on: their next owner re-reads
+            log.warning("intake commit failed after a rebalance: %s", exc)
+
+    async def _note_positions(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            try:
+                self.positions[(tp.topic, tp.partition)] = await consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile
+                self.positions.pop((tp.topic, tp.partition), None)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.intake._batch:  # the batch in hand is sent and committed first
+            for tp in revoked:
+                self.intake.positions.pop((tp.topic, tp.partition), None)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.intake.marks.assigned({f"{tp.topic}:{tp.partition}" for tp in assigned})
