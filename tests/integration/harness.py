@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from hub.codec import decode_alert
@@ -86,6 +87,17 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     for r in records:
         ends[r.partition] = max(ends.get(r.partition, 0), r.offset + 1)
     return ends
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """What consumer group `group` has committed, per (topic, partition)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
 
 
 async def read_topic(

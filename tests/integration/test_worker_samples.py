@@ -17,9 +17,16 @@ from hub import broker
 from hub.codec import decode_event
 from hub.domain.alerts import Alert
 from hub.settings import Settings
-from hub.topics import DEADLETTER, DOSSIER_EVENTS, create_topics
+from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS, create_topics
 from tests.conftest import broker_settings
-from tests.integration.harness import produce, read_topic, running_worker, wait_for_alerts
+from tests.integration.harness import (
+    committed_offsets,
+    end_offsets,
+    produce,
+    read_topic,
+    running_worker,
+    wait_for_alerts,
+)
 from tests.samples import (
     FILES,
     SECURITY_CODE,
@@ -86,6 +93,14 @@ def test_sample_feed_in_sent_order(own_broker: Settings, tmp_path: Path) -> None
         asyncio.run(produce(own_broker.kafka_bootstrap, in_schedule_order()))
         alerts = wait_for_alerts(own_broker.kafka_bootstrap, at_least=len(expected_keys()))
         dead = asyncio.run(read_topic(own_broker.kafka_bootstrap, DEADLETTER))
+        committed = asyncio.run(committed_offsets(own_broker.kafka_bootstrap, "samples-intake"))
+    # the intake committed every inbound message, each only once its output was acknowledged
+    ends = {
+        (topic, partition): end
+        for topic in INBOUND_TOPICS.values()
+        for partition, end in asyncio.run(end_offsets(own_broker.kafka_bootstrap, topic)).items()
+    }
+    assert ends and {tp: committed.get(tp) for tp in ends} == ends
     # read once the worker has stopped: while it runs, its clock records never let it go quiet
     common = asyncio.run(read_topic(own_broker.kafka_bootstrap, DOSSIER_EVENTS))
     assert sorted(key_of(a) for a in alerts) == expected_keys()
