@@ -514,7 +514,8 @@ def run_hub_replay(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict
             peak_rss = max(peak_rss, rss_mb(proc.pid))
             committed = run(group_offsets(boot, app_id))
             if events_end is None:
-                if all(committed.get(tp, 0) >= end for tp, end in ends_in.items()):
+                intake = run(group_offsets(boot, f"{app_id}-intake"))
+                if all(intake.get(tp, 0) >= end for tp, end in ends_in.items()):
                     events_end = run(end_offsets(boot, [DOSSIER_EVENTS]))
                 continue
             if all(committed.get(tp, 0) >= end for tp, end in events_end.items()):
@@ -671,8 +672,8 @@ def spaced(feed: Feed, gap: int, limit: int) -> tuple[list[Record], list[str]]:
 
 
 def wait_caught_up(boot: str, group: str, timeout: float) -> float:
-    """Wait until `group` has committed every inbound message and every dossier event that
-    existed when it had; return the seconds waited."""
+    """Wait until the intake of app `group` has committed every inbound message, and `group`
+    every dossier event that existed by then; return the seconds waited."""
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
     ends_in = run(end_offsets(boot, INBOUND_TOPICS.values()))
@@ -680,7 +681,8 @@ def wait_caught_up(boot: str, group: str, timeout: float) -> float:
     while time.monotonic() < deadline:
         committed = run(group_offsets(boot, group))
         if events_end is None:
-            if all(committed.get(tp, 0) >= end for tp, end in ends_in.items()):
+            intake = run(group_offsets(boot, f"{group}-intake"))
+            if all(intake.get(tp, 0) >= end for tp, end in ends_in.items()):
                 events_end = run(end_offsets(boot, [DOSSIER_EVENTS]))
                 continue
         elif all(committed.get(tp, 0) >= end for tp, end in events_end.items()):

@@ -127,16 +127,37 @@ class Intake:
             self.consumer = consumer
             try:
                 while True:
-                    batches = await consumer.getmany(timeout_ms=1000, max_records=cfg.batch_max)
+                    batches = await self._take(consumer)
                     async with self._batch:
                         if batches:
                             await self._process(producer, consumer, batches)
-                        await self._note_positions(consumer)
+                        await self._note_positions(consumer, batches)
             finally:
                 self.consumer = None
                 await consumer.stop()
         finally:
             await producer.stop()
+
+    async def _take(self, consumer: AIOKafkaConsumer) -> dict[Any, list[Any]]:
+        """Up to `MOTCUA_BATCH_MAX` messages, gathered for at most `MOTCUA_BATCH_WITHIN_S` once
+        the first one is in: one acknowledgement wait and one commit serve the whole batch."""
+        cfg = self.settings
+        batches: dict[Any, list[Any]] = await consumer.getmany(
+            timeout_ms=1000, max_records=cfg.batch_max
+        )
+        taken = sum(len(m) for m in batches.values())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.batch_within_s
+        while batches and taken < cfg.batch_max and (left := deadline - loop.time()) > 0:
+            more = await consumer.getmany(
+                timeout_ms=max(1, int(left * 1000)), max_records=cfg.batch_max - taken
+            )
+            if not more:
+                break
+            for tp, messages in more.items():
+                batches.setdefault(tp, []).extend(messages)
+                taken += len(messages)
+        return batches
 
     async def _process(
         self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
@@ -191,8 +212,15 @@ class Intake:
         except CommitFailedError as exc:  # the partitions moved on: their next owner re-reads
             log.warning("intake commit failed after a rebalance: %s", exc)
 
-    async def _note_positions(self, consumer: AIOKafkaConsumer) -> None:
-        for tp in consumer.assignment():
+    async def _note_positions(self, consumer: AIOKafkaConsumer, batches: dict[Any, Any]) -> None:
+        """Where each partition stands: those just read, those not known yet (a partition
+        nothing arrives on must still be known to be read to its end, to turn idle), and all of
+        them when the poll was empty (a position also moves past records that are no messages,
+        such as transaction markers)."""
+        known = self.positions
+        assigned = consumer.assignment()
+        fresh = [tp for tp in assigned if (tp.topic, tp.partition) not in known]
+        for tp in [*batches, *fresh] if batches else assigned:
             try:
                 self.positions[(tp.topic, tp.partition)] = await consumer.position(tp)
             except IllegalStateError:  # revoked meanwhile
