@@ -640,6 +640,33 @@ async def read_alerts(bootstrap: str) -> list[tuple[int, str]]:
         await consumer.stop()
 
 
+async def read_event_times(bootstrap: str) -> dict[str, list[int]]:
+    """When the intake wrote each dossier's events (record timestamps), per dossier."""
+    consumer = AIOKafkaConsumer(
+        DOSSIER_EVENTS,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    out: dict[str, list[int]] = defaultdict(list)
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=3000, max_records=5000)
+            if not batch:
+                break
+            for recs in batch.values():
+                for r in recs:
+                    if r.key and _is_event(r):
+                        out[r.key.decode()].append(r.timestamp)
+    finally:
+        await consumer.stop()
+    for times in out.values():
+        times.sort()
+    return out
+
+
 def spaced(feed: Feed, gap: int, limit: int) -> tuple[list[Record], list[str]]:
     """`limit` of the feed's messages, reordered so that a dossier's consecutive messages are at
     least `gap` slots apart (their order kept): a message's alert is then attributable to it."""
@@ -726,10 +753,13 @@ def run_latency(cfg: Settings, work: Path, seconds: float, rate: float) -> dict[
     finally:
         proc.stop()
     alerts = run(read_alerts(boot))
+    written = run(read_event_times(boot))
     by_dossier: dict[str, list[float]] = defaultdict(list)
     for t, key in zip(sent, keys, strict=True):
         by_dossier[key].append(t)
     lat: list[float] = []
+    intake: list[float] = []
+    judge: list[float] = []
     ambiguous = unmatched = 0
     for ts_ms, code in alerts:
         t_alert = ts_ms / 1000
@@ -742,6 +772,11 @@ def run_latency(cfg: Settings, work: Path, seconds: float, rate: float) -> dict[
             ambiguous += 1
             continue
         lat.append(max(0.0, t_alert - latest))
+        # where it went: intake (sent -> event written), judge (event written -> alert)
+        events = [t / 1000 for t in written.get(code, ()) if latest <= t / 1000 <= t_alert + 0.001]
+        if events:
+            intake.append(max(0.0, events[0] - latest))
+            judge.append(max(0.0, t_alert - events[0]))
     hist = histogram_quantiles(metrics, "motcua_processing_latency_seconds", (0.5, 0.99))
     return {
         "messages": len(sent),
@@ -753,6 +788,10 @@ def run_latency(cfg: Settings, work: Path, seconds: float, rate: float) -> dict[
         "p50_ms": 1000 * pct(lat, 0.50),
         "p99_ms": 1000 * pct(lat, 0.99),
         "max_ms": 1000 * max(lat) if lat else None,
+        "intake_p50_ms": 1000 * pct(intake, 0.50),
+        "intake_p99_ms": 1000 * pct(intake, 0.99),
+        "judge_p50_ms": 1000 * pct(judge, 0.50),
+        "judge_p99_ms": 1000 * pct(judge, 0.99),
         "worker_cpu_share": cpu / (sent[-1] - sent[0]),
         "drain_s_after_feed": drain,
         "hub_histogram_p50_le_s": hist[0.5],
@@ -909,6 +948,12 @@ def report(res: dict[str, Any]) -> str:
             ("  hub histogram (ingest->alert sent) p50 / p99",
              f"<= {lat['hub_histogram_p50_le_s']} s / <= {lat['hub_histogram_p99_le_s']} s",
              f"worker cpu {100 * lat['worker_cpu_share']:.0f}% while fed", ""),
+            ("  of which intake (sent->event written) p50 / p99",
+             f"{fmt(lat['intake_p50_ms'], ',.0f')} / {fmt(lat['intake_p99_ms'], ',.0f')} ms",
+             "", ""),
+            ("  of which judge (event written->alert) p50 / p99",
+             f"{fmt(lat['judge_p50_ms'], ',.0f')} / {fmt(lat['judge_p99_ms'], ',.0f')} ms",
+             "", ""),
         ]  # fmt: skip
     mem = res.get("memory")
     if mem:

@@ -8,7 +8,8 @@ a restarted worker's intake stalled with no error. So each worker runs one consu
 1. decodes every message (connectors/) and sends its events and dead letters;
 2. waits until the broker has acknowledged all of them;
 3. only then records the partitions' marks (so a clock record never reports an event that is not
-   in the log yet, whatever producer sends it) and commits the offsets.
+   in the log yet, whatever producer sends it) and the offsets to commit (at most every second,
+   and before a rebalance).
 
 A crash anywhere re-reads from the last commit: at least once; the judge drops redeliveries.
 A rebalance waits for the batch in hand to be sent and committed.
@@ -17,6 +18,7 @@ A rebalance waits for the batch in hand to be sent and committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -37,6 +39,7 @@ from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
 log = logging.getLogger(__name__)
 KIND_EVENT = b"event"
 RESTART_AFTER_S = 5.0
+COMMIT_EVERY_S = 1.0
 
 
 class Intake:
@@ -56,6 +59,8 @@ class Intake:
         self.consumer: AIOKafkaConsumer | None = None
         # (topic, partition) -> the next offset to process, once everything before is sent
         self.positions: dict[tuple[str, int], int] = {}
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed_at = 0.0
         self._batch = asyncio.Lock()
 
     @property
@@ -132,15 +137,19 @@ class Intake:
                         if batches:
                             await self._process(producer, consumer, batches)
                         await self._note_positions(consumer, batches)
+                        if time.monotonic() - self._committed_at >= COMMIT_EVERY_S:
+                            await self.commit(consumer)
             finally:
                 self.consumer = None
+                with contextlib.suppress(Exception):  # stopping: what is not committed is re-read
+                    await asyncio.shield(self.commit(consumer))
                 await consumer.stop()
         finally:
             await producer.stop()
 
     async def _take(self, consumer: AIOKafkaConsumer) -> dict[Any, list[Any]]:
         """Up to `MOTCUA_BATCH_MAX` messages, gathered for at most `MOTCUA_BATCH_WITHIN_S` once
-        the first one is in: one acknowledgement wait and one commit serve the whole batch."""
+        the first one is in: one acknowledgement wait serves the whole batch."""
         cfg = self.settings
         batches: dict[Any, list[Any]] = await consumer.getmany(
             timeout_ms=1000, max_records=cfg.batch_max
@@ -206,7 +215,17 @@ class Intake:
             await asyncio.gather(*sent)
         for topic, partition, offset, high in delivered:
             self.marks.delivered(topic, partition, offset, high)
-        offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items() if messages}
+        for tp, messages in batches.items():
+            if messages:
+                self._uncommitted[tp] = messages[-1].offset + 1
+
+    async def commit(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit what has been sent and acknowledged (every COMMIT_EVERY_S, before a
+        rebalance, at the end): a commit per batch would cost a round trip each."""
+        offsets, self._uncommitted = self._uncommitted, {}
+        self._committed_at = time.monotonic()
+        if not offsets:
+            return
         try:
             await consumer.commit(offsets)
         except CommitFailedError as exc:  # the partitions moved on: their next owner re-reads
@@ -233,6 +252,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.intake._batch:  # the batch in hand is sent and committed first
+            if self.intake.consumer is not None:
+                await self.intake.commit(self.intake.consumer)
             for tp in revoked:
                 self.intake.positions.pop((tp.topic, tp.partition), None)
 
