@@ -166,6 +166,9 @@ def install(hub: Hub) -> None:
     COLLECTOR.hub = hub
 
     async def _sample() -> None:
-        await sample_consumer_lag(hub)
+        try:
+            await sample_consumer_lag(hub)
+        except Exception:  # a raising faust timer stops the whole worker; a metric must not
+            log.exception("sampling the consumer lag failed")
 
     hub.app.timer(5.0, name="metrics-sample")(_sample)

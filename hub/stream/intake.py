@@ -83,9 +83,12 @@ class Intake:
     def highwater(self, topic: str, partition: int) -> int | None:
         if self.consumer is None:
             return None
+        tp = TopicPartition(topic, partition)
+        if tp not in self.consumer.assignment():  # no longer here (aiokafka asserts)
+            return None
         try:
-            value = self.consumer.highwater(TopicPartition(topic, partition))
-        except IllegalStateError:  # no longer assigned here
+            value = self.consumer.highwater(tp)
+        except (IllegalStateError, AssertionError):  # revoked meanwhile
             return None
         return value if isinstance(value, int) else None
 
