@@ -616,52 +616,37 @@ async def paced(bootstrap: str, records: list[Record], rate: float) -> list[floa
     return sent
 
 
-async def read_alerts(bootstrap: str) -> list[tuple[int, str]]:
+async def read_whole(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of `topic`, from the beginning until it goes quiet for 3 s."""
     consumer = AIOKafkaConsumer(
-        ALERTS,
+        topic,
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
-    out: list[tuple[int, str]] = []
+    out: list[Any] = []
     try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=3000, max_records=5000)
-            if not batch:
-                return out
+        while batch := await consumer.getmany(timeout_ms=3000, max_records=5000):
             for recs in batch.values():
-                for r in recs:
-                    if r.value is not None:
-                        a = decode_alert(r.value)
-                        out.append((r.timestamp, a.dossier_code))
+                out.extend(recs)
+        return out
     finally:
         await consumer.stop()
+
+
+async def read_alerts(bootstrap: str) -> list[tuple[int, str]]:
+    records = await read_whole(bootstrap, ALERTS)
+    return [(r.timestamp, decode_alert(r.value).dossier_code) for r in records if r.value]
 
 
 async def read_event_times(bootstrap: str) -> dict[str, list[int]]:
     """When the intake wrote each dossier's events (record timestamps), per dossier."""
-    consumer = AIOKafkaConsumer(
-        DOSSIER_EVENTS,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
     out: dict[str, list[int]] = defaultdict(list)
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=3000, max_records=5000)
-            if not batch:
-                break
-            for recs in batch.values():
-                for r in recs:
-                    if r.key and _is_event(r):
-                        out[r.key.decode()].append(r.timestamp)
-    finally:
-        await consumer.stop()
+    for r in await read_whole(bootstrap, DOSSIER_EVENTS):
+        if r.key and _is_event(r):
+            out[r.key.decode()].append(r.timestamp)
     for times in out.values():
         times.sort()
     return out
