@@ -28,7 +28,7 @@ from hub.domain.engine import Engine
 from hub.settings import Settings
 from hub.stream import summaries
 from hub.stream.clock import Clock, system_clock
-from hub.stream.ingest import CLOCK_HEADER, InboundMarks, clock_record
+from hub.stream.ingest import CLOCK_HEADER, clock_record
 from hub.stream.intake import Intake
 from hub.stream.judge import KIND_CLAIM, KIND_WITHDRAW, Judge
 from hub.topics import ALERTS, DEADLETTER, DOSSIER_EVENTS, DOSSIER_SUMMARY
@@ -92,8 +92,7 @@ class Hub:
         self.engine = Engine(
             self.calendar, Catalog.from_file(settings.catalog_file), settings.grace_working_days
         )
-        self.marks = InboundMarks(settings.idle_timeout_s)
-        self.intake = Intake(settings, self.calendar, clock, self.marks)
+        self.intake = Intake(settings, self.calendar, clock)
         self.app = faust.App(
             settings.app_id,
             broker=broker_urls(settings.kafka_bootstrap),
@@ -182,7 +181,7 @@ class Hub:
     async def _tick(self) -> None:
         intake = self.intake
         record = clock_record(
-            self.clock, self.marks, intake.partition_count(), intake.highwater, intake.position
+            self.clock, intake.marks, intake.partition_count(), intake.highwater, intake.position
         )
         for partition in range(self.settings.partitions):
             await self.events.send(

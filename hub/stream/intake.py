@@ -33,11 +33,11 @@ from hub.kafka_client import connection_options
 from hub.settings import Settings
 from hub.stream.clock import Clock
 from hub.stream.ingest import CLOCK_HEADER, InboundMarks, count, dead_letter, decode
+from hub.stream.judge import KIND_EVENT
 from hub.stream.state import to_ms
 from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
 
 log = logging.getLogger(__name__)
-KIND_EVENT = b"event"
 RESTART_AFTER_S = 5.0
 COMMIT_EVERY_S = 1.0
 
@@ -50,12 +50,12 @@ class Intake:
         settings: Settings,
         calendar: WorkingCalendar,
         clock: Clock,
-        marks: InboundMarks,
     ) -> None:
         self.settings = settings
         self.calendar = calendar
         self.clock = clock
-        self.marks = marks
+        # what this worker has read of its partitions: the clock records report it
+        self.marks = InboundMarks(settings.idle_timeout_s)
         self.consumer: AIOKafkaConsumer | None = None
         # (topic, partition) -> the next offset to process, once everything before is sent
         self.positions: dict[tuple[str, int], int] = {}
@@ -86,10 +86,7 @@ class Intake:
         tp = TopicPartition(topic, partition)
         if tp not in self.consumer.assignment():  # no longer here (aiokafka asserts)
             return None
-        try:
-            value = self.consumer.highwater(tp)
-        except (IllegalStateError, AssertionError):  # revoked meanwhile
-            return None
+        value = self.consumer.highwater(tp)
         return value if isinstance(value, int) else None
 
     def position(self, topic: str, partition: int) -> int | None:
@@ -242,7 +239,7 @@ class Intake:
         known = self.positions
         assigned = consumer.assignment()
         fresh = [tp for tp in assigned if (tp.topic, tp.partition) not in known]
-        for tp in [*batches, *fresh] if batches else assigned:
+        for tp in {*batches, *fresh} if batches else assigned:
             try:
                 self.positions[(tp.topic, tp.partition)] = await consumer.position(tp)
             except IllegalStateError:  # revoked meanwhile

@@ -10,7 +10,6 @@ from aiokafka import TopicPartition
 from hub.domain.calendar import WorkingCalendar
 from hub.settings import Settings
 from hub.stream.clock import system_clock
-from hub.stream.ingest import InboundMarks
 from hub.stream.intake import Intake
 from hub.topics import INBOUND_TOPICS
 
@@ -35,12 +34,7 @@ class StandIn:
 
 def intake_with(consumer: Any) -> Intake:
     settings = Settings()
-    intake = Intake(
-        settings,
-        WorkingCalendar.from_file(settings.calendar_file),
-        system_clock,
-        InboundMarks(settings.idle_timeout_s),
-    )
+    intake = Intake(settings, WorkingCalendar.from_file(settings.calendar_file), system_clock)
     intake.consumer = consumer
     return intake
 
