@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from hub.domain.events import DossierEvent
+from hub.domain.events import DossierEvent, Source
 
 
 class Reason(StrEnum):
@@ -57,3 +57,18 @@ class Decoded:
 
 
 Connector = Callable[[bytes, Context], Decoded]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One agency system as the hub knows it (the registry is `connectors.SOURCES`)."""
+
+    source: Source
+    topic: str  # the Kafka topic it publishes to
+    decode: Connector
+    format: str  # its wire format, in a few words
+    sample: str  # its file among the contract's sample feeds (tests/contract_samples/)
+
+    @property
+    def name(self) -> str:
+        return self.source.value

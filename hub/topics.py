@@ -9,18 +9,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from connectors import SOURCES
 from hub.errors import BrokerError
 from hub.kafka_client import connection_options
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INBOUND_TOPICS: dict[str, str] = {
-    "onestop": "agency.onestop.status",
-    "land": "agency.land.status",
-    "tax": "agency.tax.status",
-    "civil": "agency.civil.status",
-}
+# source name -> inbound topic, from the one registry of sources
+INBOUND_TOPICS: dict[str, str] = {spec.name: spec.topic for spec in SOURCES.values()}
 DOSSIER_EVENTS = "hub.dossier.events"
 ALERTS = "hub.alerts"
 DEADLETTER = "hub.deadletter"

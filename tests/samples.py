@@ -1,4 +1,4 @@
-"""Reading ../shared/contracts/samples: the contract's feed, in the order its schedule gives."""
+"""The contract's sample feed (a copy in tests/contract_samples/), in the order its schedule gives."""
 
 from __future__ import annotations
 
@@ -8,19 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "contracts" / "samples"
-FILES = {
-    "onestop": "onestop.jsonl",
-    "land": "land.jsonl",
-    "tax": "tax.jsonl",
-    "civil": "civil.xmll",
-}
-TOPICS = {
-    "onestop": "agency.onestop.status",
-    "land": "agency.land.status",
-    "tax": "agency.tax.status",
-    "civil": "agency.civil.status",
-}
+from connectors import SOURCES
+
+# a byte-identical copy of ../shared/contracts/samples (tests/test_contract_copy.py checks it)
+SAMPLES = Path(__file__).resolve().parent / "contract_samples"
+FILES = {spec.name: spec.sample for spec in SOURCES.values()}
+TOPICS = {spec.name: spec.topic for spec in SOURCES.values()}
 SECURITY_CODE = "QNAM-VBDLIS-7f3a9c"
 END_TIME = datetime.fromisoformat("2026-12-06T17:59:00+07:00")
 
