@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from connector_ctx import make_ctx
 
 from connectors import Context
+from tests.unit.connectors.connector_ctx import make_ctx
 
 
 @pytest.fixture

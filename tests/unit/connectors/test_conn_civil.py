@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from connector_ctx import make_ctx
 
 from connectors import Reason
 from connectors.civil import decode
 from hub.domain.events import CivilStatus, EventKind, Source
+from tests.unit.connectors.connector_ctx import make_ctx
 
 VN = timezone(timedelta(hours=7))
 FIELDS = {

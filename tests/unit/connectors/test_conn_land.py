@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from connector_ctx import SECURITY_CODE, make_ctx
 
 from connectors import Context, Reason
 from connectors.land import decode
 from hub.domain.events import EventKind, Source
+from tests.unit.connectors.connector_ctx import SECURITY_CODE, make_ctx
 
 VN = timezone(timedelta(hours=7))
 CODE = "000.00.12.H49-261103-0001"

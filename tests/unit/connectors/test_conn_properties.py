@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from connector_ctx import make_ctx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import CONNECTORS, Decoded, Reason
+from tests.unit.connectors.connector_ctx import make_ctx
 
 SAMPLES = (
     Path(__file__).resolve().parents[3] / ".." / "shared" / "contracts" / "samples"

@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-from connector_ctx import SECURITY_CODE, make_ctx
 
 from connectors import CONNECTORS
+from tests.unit.connectors.connector_ctx import SECURITY_CODE, make_ctx
 
 SAMPLES = (
     Path(__file__).resolve().parents[3] / ".." / "shared" / "contracts" / "samples"
