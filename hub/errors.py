@@ -4,9 +4,9 @@ HubError
 ├── StopError            the hub cannot run: report and exit
 │   ├── ConfigError      a setting, catalogue or calendar file does not validate
 │   └── BrokerError      the local broker could not be started, stopped or reached
-├── RetryError           a transient failure: try the same thing again
 └── DeadLetterError      this input can never be processed: send it to hub.deadletter
-    (connectors do not raise it: they return rejections; it wraps INTERNAL failures)
+    └── ProtocolError    a record on an internal topic breaks the hub's protocol
+                         (hub/protocol.py); connectors do not raise: they return rejections
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ class ConfigError(StopError):
 
 class BrokerError(StopError):
     """The local development broker failed."""
-
-
-class RetryError(HubError):
-    """A transient failure; the same call may succeed later."""
 
 
 class DeadLetterError(HubError):

@@ -22,49 +22,32 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter as Tally
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from prometheus_client import Gauge
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from hub import metrics
 from hub.domain.stats import ms
-from hub.topics import DOSSIER_EVENTS
-
-if TYPE_CHECKING:
-    from hub.stream.app import Hub
+from hub.protocol import is_internal_key
+from hub.stream.summaries import SummaryStore
 
 log = logging.getLogger(__name__)
 
-CONSUMER_LAG = Gauge(
-    "motcua_consumer_lag_messages",
-    "Inbound messages not yet consumed (high watermark less position), per owned partition",
-    ["topic", "partition"],
-    registry=metrics.REGISTRY,
-)
-SUMMARY_LAG = Gauge(
-    "motcua_digest_reader_lag_messages",
-    "Dossier summaries not yet read by this worker's province-wide map",
-    registry=metrics.REGISTRY,
-)
-
 
 class StateCollector(Collector):
-    def __init__(self) -> None:
-        self.hub: Hub | None = None
+    """The state gauges, computed at scrape time from one worker's summary map and table."""
 
-    def owned_partitions(self) -> set[int]:
-        hub = self.hub
-        if hub is None:
-            return set()
-        try:
-            actives = hub.app.assignor.assigned_actives()
-        except Exception:  # not started
-            return set()
-        return {tp.partition for tp in actives if tp.topic == DOSSIER_EVENTS}
+    def __init__(
+        self,
+        store: SummaryStore,
+        table_keys: Callable[[], Iterable[bytes]],
+        owned_partitions: Callable[[], set[int]],
+    ) -> None:
+        self.store = store
+        self.table_keys = table_keys
+        self.owned_partitions = owned_partitions
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         dossiers = GaugeMetricFamily(
@@ -90,12 +73,10 @@ class StateCollector(Collector):
             "Entries held: the dossier state table (this worker) and the summary map (province)",
             labels=["table"],
         )
-        hub = self.hub
-        if hub is not None:
-            try:
-                self._fill(hub, dossiers, alerts, missing, tables)
-            except Exception:  # a scrape must not break on a transient state
-                log.exception("collecting state metrics failed")
+        try:
+            self._fill(dossiers, alerts, missing, tables)
+        except Exception:  # a scrape must not break on a transient state
+            log.exception("collecting state metrics failed")
         yield dossiers
         yield alerts
         yield missing
@@ -103,13 +84,12 @@ class StateCollector(Collector):
 
     def _fill(
         self,
-        hub: Hub,
         dossiers: GaugeMetricFamily,
         alerts: GaugeMetricFamily,
         missing: GaugeMetricFamily,
         tables: GaugeMetricFamily,
     ) -> None:
-        store = hub.summary_store
+        store = self.store
         as_of: datetime | None = store.as_of()
         owned = self.owned_partitions()
         states: Tally[tuple[str, str]] = Tally()
@@ -135,40 +115,36 @@ class StateCollector(Collector):
             alerts.add_metric([kind, unit], n)
         for reason, n in sorted(unknown.items()):
             missing.add_metric([reason], n)
-        table_size = sum(1 for k in hub.table if not bytes(k).startswith(b"\x00"))
+        table_size = sum(1 for k in self.table_keys() if not is_internal_key(bytes(k)))
         tables.add_metric(["dossiers"], table_size)
         tables.add_metric(["summaries"], len(store.summaries))
 
 
-COLLECTOR = StateCollector()
-metrics.REGISTRY.register(COLLECTOR)
+class LagSampler:
+    """Consumer lag gauges, sampled every few seconds (the consumer's positions are async)."""
 
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.consumer_lag = Gauge(
+            "motcua_consumer_lag_messages",
+            "Inbound messages not yet consumed (high watermark less position), per owned partition",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.summary_lag = Gauge(
+            "motcua_digest_reader_lag_messages",
+            "Dossier summaries not yet read by this worker's province-wide map",
+            registry=registry,
+        )
+        self._labels: set[tuple[str, str]] = set()
 
-async def sample_consumer_lag(hub: Hub) -> None:
-    seen: set[tuple[str, str]] = set()
-    for (topic, partition), lag in hub.intake.lag().items():
-        labels = (topic, str(partition))
-        seen.add(labels)
-        CONSUMER_LAG.labels(*labels).set(lag)
-    for labels in list(_lag_labels - seen):  # partitions this worker no longer consumes
-        with contextlib.suppress(KeyError):
-            CONSUMER_LAG.remove(*labels)
-    _lag_labels.clear()
-    _lag_labels.update(seen)
-    SUMMARY_LAG.set(hub.summary_store.status()["lag"])
-
-
-_lag_labels: set[tuple[str, str]] = set()
-
-
-def install(hub: Hub) -> None:
-    """Point the collector at this worker's hub and sample the consumer lag every 5 s."""
-    COLLECTOR.hub = hub
-
-    async def _sample() -> None:
-        try:
-            await sample_consumer_lag(hub)
-        except Exception:  # a raising faust timer stops the whole worker; a metric must not
-            log.exception("sampling the consumer lag failed")
-
-    hub.app.timer(5.0, name="metrics-sample")(_sample)
+    def sample(self, inbound_lag: Mapping[tuple[str, int], int], summary_lag: int) -> None:
+        seen: set[tuple[str, str]] = set()
+        for (topic, partition), lag in inbound_lag.items():
+            labels = (topic, str(partition))
+            seen.add(labels)
+            self.consumer_lag.labels(*labels).set(lag)
+        for labels in self._labels - seen:  # partitions this worker no longer consumes
+            with contextlib.suppress(KeyError):
+                self.consumer_lag.remove(*labels)
+        self._labels = seen
+        self.summary_lag.set(summary_lag)

@@ -14,16 +14,16 @@ from hub.settings import Settings
 def run_worker(cfg: Settings, loglevel: str = "warning") -> None:
     from faust import Worker
 
-    from hub.stream.app import Hub
+    from hub.service import Service
     from hub.stream.clock import clock_from_settings
     from hub.topics import create_topics
 
     # the catalogue and the calendar are read (and a bad line reported) before Kafka is touched
-    hub = Hub(cfg, clock=clock_from_settings(cfg))
+    service = Service(cfg, clock=clock_from_settings(cfg))
     asyncio.run(create_topics(cfg))
     (cfg.data_dir / "worker").mkdir(parents=True, exist_ok=True)
-    hub.app.task(lambda: _dump_tasks_on_sigusr1(hub.app))
-    worker = Worker(hub.app, loglevel=loglevel)
+    service.app.task(lambda: _dump_tasks_on_sigusr1(service.app))
+    worker = Worker(service.app, loglevel=loglevel)
     worker.execute_from_commandline()
 
 

@@ -1,10 +1,11 @@
-r"""The worker: the intake loop, the faust application (state table, judge agent, clock timer).
+r"""The stream app of one worker: the intake loop, the faust app (state table, judge agent, timer).
 
     agency.*.status --intake--> hub.dossier.events --judge--> hub.alerts
               \--> hub.deadletter        ^ clock records (marks, wall time) from every worker
 
 Thin wiring: decoding lives in connectors/ (run by hub/stream/intake.py on plain aiokafka),
-judging in hub/domain/ via hub/stream/judge.py.
+judging in hub/domain/ via hub/stream/judge.py, the record protocol in hub/protocol.py. It knows
+nothing of the web face or the state gauges: hub/service.py assembles those around it.
 """
 
 from __future__ import annotations
@@ -12,45 +13,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from hub import metrics
 from hub.codec import encode_alert
 from hub.domain.alerts import Alert
 from hub.domain.calendar import WorkingCalendar
-from hub.domain.catalog import Catalog
 from hub.domain.engine import Engine
+from hub.metrics import HubMetrics
+from hub.protocol import (
+    KIND_CLAIM,
+    KIND_CLOCK,
+    KIND_WITHDRAW,
+    DeadLetterInfo,
+    dead_letter_headers,
+    entered_at,
+    kind_headers,
+    kind_of,
+)
 from hub.settings import Settings
-from hub.stream import summaries
-from hub.stream.clock import Clock, system_clock
-from hub.stream.ingest import CLOCK_HEADER, clock_record
+from hub.stream.clock import Clock
+from hub.stream.ingest import clock_record
 from hub.stream.intake import Intake
-from hub.stream.judge import KIND_CLAIM, KIND_WITHDRAW, Judge
+from hub.stream.judge import Judge
+from hub.stream.summaries import SummaryPublisher
 from hub.topics import ALERTS, DEADLETTER, DOSSIER_EVENTS, DOSSIER_SUMMARY
 
 log = logging.getLogger(__name__)
-KIND_CLOCK = b"clock"
-# faust builds its aiokafka consumer with fetch_max_wait_ms=1500 and no setting to change it.
-# aiokafka keeps one fetch in flight per broker and leaves out of it the partitions whose records
-# are not consumed yet; when those are all the busy ones, the request holds only quiet partitions
-# (the changelog's) and the broker keeps it the full 1.5 s while events pile up: the judge then
-# runs a steady second or more behind (bench: produced->alert p50 1.3 s at 1 000 msg/s).
-FETCH_MAX_WAIT_MS = 100
-_create_worker_consumer = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
-
-
-def _short_fetch_wait(self: Any, transport: Any) -> Any:
-    consumer = _create_worker_consumer(self, transport)
-    consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by the fetcher built at start()
-    return consumer
-
-
-faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _short_fetch_wait  # type: ignore[method-assign]
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -77,55 +69,65 @@ def _kafka_credentials(settings: Settings) -> Any:
     return faust.SSLCredentials(ssl_context)
 
 
-class Hub:
-    """Builds and holds the faust app for one worker process."""
+def faust_app(settings: Settings) -> faust.App:
+    """The worker's faust app: the judge's consumer group, its table, the web server."""
+    return faust.App(
+        settings.app_id,
+        broker=broker_urls(settings.kafka_bootstrap),
+        broker_credentials=_kafka_credentials(settings),
+        store="memory://",
+        datadir=str(settings.data_dir / "worker" / settings.app_id),
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        table_standby_replicas=0,
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=30,
+        broker_heartbeat_interval=3,
+        stream_wait_empty=False,
+    )
 
-    # set by summaries.install (province-wide statistics, hub/stream/summaries.py)
-    summary_topic: Any
-    summary_publisher: summaries.SummaryPublisher
-    summary_store: summaries.SummaryStore
 
-    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+class StreamApp:
+    """The intake, the judge and their faust app, for one worker process.
+
+    `publisher` receives each evaluation's facts and hands back the summary records the judge
+    agent sends with the batch; `on_tick` hooks run after each clock tick.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        calendar: WorkingCalendar,
+        engine: Engine,
+        metrics: HubMetrics,
+        publisher: SummaryPublisher,
+    ) -> None:
         self.settings = settings
         self.clock = clock
-        self.calendar = WorkingCalendar.from_file(settings.calendar_file)
-        self.engine = Engine(
-            self.calendar, Catalog.from_file(settings.catalog_file), settings.grace_working_days
-        )
-        self.intake = Intake(settings, self.calendar, clock)
-        self.app = faust.App(
-            settings.app_id,
-            broker=broker_urls(settings.kafka_bootstrap),
-            broker_credentials=_kafka_credentials(settings),
-            store="memory://",
-            datadir=str(settings.data_dir / "worker" / settings.app_id),
-            topic_partitions=settings.partitions,
-            topic_allow_declare=True,
-            table_standby_replicas=0,
-            processing_guarantee="at_least_once",
-            producer_acks=-1,
-            web_enabled=True,
-            web_port=settings.web_port,
-            web_bind=settings.web_host,
-            web_host=settings.web_host,
-            web_tables_enabled=False,
-            web_router_enabled=False,
-            web_stats_enabled=False,
-            web_graph_enabled=False,
-            consumer_auto_offset_reset="earliest",
-            broker_session_timeout=30,
-            broker_heartbeat_interval=3,
-            stream_wait_empty=False,
-        )
-        app = self.app
+        self.calendar = calendar
+        self.engine = engine
+        self.metrics = metrics
+        self.publisher = publisher
+        self.on_tick: list[Callable[[], Awaitable[None]]] = []
+        self.intake = Intake(settings, calendar, clock, metrics)
+        self.app = app = faust_app(settings)
         self.events = app.topic(
             DOSSIER_EVENTS,
             key_serializer="raw",
             value_serializer="raw",
             partitions=settings.partitions,
         )
-        self.alerts = app.topic(ALERTS, key_serializer="raw", value_serializer="raw")
-        self.deadletters = app.topic(DEADLETTER, key_serializer="raw", value_serializer="raw")
         self.table = app.Table(
             "dossiers",
             partitions=settings.partitions,
@@ -133,12 +135,22 @@ class Hub:
             value_type=bytes,
         )
         self._changelog: list[tuple[bytes, bytes | None, int]] = []
-        self.judge = Judge(settings, self.engine, clock, self.table, writer=self._write_table)
+        self.judge = Judge(
+            settings, engine, clock, self.table, metrics=metrics, writer=self._write_table
+        )
+        self.judge.on_facts = publisher.collect
         app.task(self._run_intake)
         app.agent(self.events, name="judge")(self._judge)
         app.timer(settings.tick_interval_s, name="clock")(self._tick)
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
-        summaries.install(self)  # issue 5: summaries, web pages, /metrics
+
+    def owned_partitions(self) -> set[int]:
+        """The partitions of hub.dossier.events this worker judges now (empty before start)."""
+        try:
+            actives = self.app.assignor.assigned_actives()
+        except Exception:  # not started
+            return set()
+        return {tp.partition for tp in actives if tp.topic == DOSSIER_EVENTS}
 
     def _write_table(self, key: bytes, value: bytes | None, partition: int) -> None:
         """A table write outside faust's per-event context: to the state's own partition.
@@ -185,9 +197,14 @@ class Hub:
         )
         for partition in range(self.settings.partitions):
             await self.events.send(
-                key=b"", value=record, partition=partition, headers=[(CLOCK_HEADER, KIND_CLOCK)]
+                key=b"", value=record, partition=partition, headers=kind_headers(KIND_CLOCK)
             )
-        await summaries.on_tick(self)
+        owned = self.owned_partitions()
+        self.publisher.clock({p: self.judge.now_ms(p) for p in owned})
+        for key, value in self.publisher.take():
+            await self._send(DOSSIER_SUMMARY, key, value, [])
+        for hook in self.on_tick:
+            await hook()
 
     async def _judge(self, stream: Any) -> None:
         cfg = self.settings
@@ -197,9 +214,8 @@ class Hub:
             entered: list[float] = []
             for event in batch:
                 msg = event.message
-                headers = dict(msg.headers or ())
                 try:
-                    kind = headers.get(CLOCK_HEADER)
+                    kind = kind_of(msg.headers)
                     if kind == KIND_CLOCK:
                         alerts += self.judge.on_clock(msg.partition, msg.value)
                     elif kind == KIND_CLAIM:
@@ -208,8 +224,8 @@ class Hub:
                         alerts += self.judge.on_withdraw(msg.partition, msg.key, msg.value)
                     else:
                         found = self.judge.on_event(msg.partition, msg.key, msg.value)
-                        if found and (stamp := headers.get("motcua.in")):
-                            entered.append(float(stamp))
+                        if found and (stamp := entered_at(msg.headers)) is not None:
+                            entered.append(stamp)
                         alerts += found
                 except Exception as exc:  # a bug on one dossier must not stop the others
                     log.exception("judging %r failed", msg.key)
@@ -220,14 +236,12 @@ class Hub:
                 value = encode_alert(alert)
                 sent.append(await self._send(ALERTS, alert.dossier_code.encode(), value, []))
             for key, value, record_kind in self.judge.outbox:
-                sent.append(
-                    await self._send(DOSSIER_EVENTS, key, value, [(CLOCK_HEADER, record_kind)])
-                )
+                sent.append(await self._send(DOSSIER_EVENTS, key, value, kind_headers(record_kind)))
             self.judge.outbox.clear()
-            for key, value in self.summary_publisher.take():
+            for key, value in self.publisher.take():
                 sent.append(await self._send(DOSSIER_SUMMARY, key, value, []))
             for bad, error in failed:
-                metrics.DEADLETTERS.labels("hub", "INTERNAL").inc()
+                self.metrics.deadletters.labels("hub", "INTERNAL").inc()
                 why = _internal(bad, error, self.clock())
                 sent.append(await self._send(DEADLETTER, bad.key, bad.value, why))
             if sent:
@@ -245,16 +259,18 @@ class Hub:
                 await asyncio.gather(*written)
             done = time.time()
             for t in entered:
-                metrics.LATENCY.observe(max(0.0, done - t))
+                self.metrics.latency.observe(max(0.0, done - t))
 
 
 def _internal(msg: Any, exc: Exception, now: datetime) -> list[tuple[str, bytes]]:
-    return [
-        ("motcua.error.reason", b"INTERNAL"),
-        ("motcua.error.message", repr(exc).encode()),
-        ("motcua.source.topic", msg.topic.encode()),
-        ("motcua.source.partition", str(msg.partition).encode()),
-        ("motcua.source.offset", str(msg.offset).encode()),
-        ("motcua.connector", b"judge"),
-        ("motcua.failed_at", now.isoformat().encode()),
-    ]
+    return dead_letter_headers(
+        DeadLetterInfo(
+            reason="INTERNAL",
+            message=repr(exc),
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            connector="judge",
+            failed_at=now,
+        )
+    )

@@ -7,24 +7,21 @@ hub.dossier.events in clock records: that is how the watermark crosses the re-ke
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors import CONNECTORS, Context, Decoded, Reason, Rejection
-from hub import metrics
+from connectors import SOURCE_OF_TOPIC, SOURCES, Context, Decoded, Reason, Rejection
 from hub.domain.calendar import WorkingCalendar
+from hub.metrics import HubMetrics
+from hub.protocol import ClockRecord, DeadLetterInfo, dead_letter_headers, encode_clock
 from hub.settings import Settings
 from hub.stream.clock import Clock
 from hub.stream.state import to_ms
-from hub.topics import INBOUND_TOPICS
 
 log = logging.getLogger(__name__)
-CONNECTOR_OF_TOPIC = {topic: name for name, topic in INBOUND_TOPICS.items()}
-CLOCK_HEADER = "motcua.kind"
 
 
 @dataclass
@@ -93,8 +90,7 @@ def clock_record(
     highwater: Highwater | None = None,
     position: Position | None = None,
 ) -> bytes:
-    record = {"wall": to_ms(clock()), "expect": expect, "marks": marks.report(highwater, position)}
-    return json.dumps(record).encode()
+    return encode_clock(ClockRecord(to_ms(clock()), expect, marks.report(highwater, position)))
 
 
 @dataclass(frozen=True)
@@ -115,18 +111,17 @@ def dead_letter(
     connector: str,
     failed_at: datetime,
 ) -> DeadLetter:
-    headers = [
-        ("motcua.error.reason", rejection.reason.value.encode()),
-        ("motcua.error.message", rejection.message.encode()),
-        ("motcua.source.topic", topic.encode()),
-        ("motcua.source.partition", str(partition).encode()),
-        ("motcua.source.offset", str(offset).encode()),
-        ("motcua.connector", connector.encode()),
-        ("motcua.failed_at", failed_at.isoformat().encode()),
-    ]
-    if rejection.item is not None:
-        headers.append(("motcua.error.item", str(rejection.item).encode()))
-    return DeadLetter(key, value, headers)
+    info = DeadLetterInfo(
+        reason=rejection.reason.value,
+        message=rejection.message,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        connector=connector,
+        failed_at=failed_at,
+        item=rejection.item,
+    )
+    return DeadLetter(key, value, dead_letter_headers(info))
 
 
 def decode(
@@ -137,7 +132,8 @@ def decode(
     offset: int,
     raw: bytes,
 ) -> tuple[str, Decoded]:
-    name = CONNECTOR_OF_TOPIC[topic]
+    spec = SOURCES[SOURCE_OF_TOPIC[topic]]
+    name = spec.name
     ctx = Context(
         calendar=calendar,
         topic=topic,
@@ -147,17 +143,17 @@ def decode(
         land_security_code=settings.land_security_code,
     )
     try:
-        return name, CONNECTORS[name](raw, ctx)
+        return name, spec.decode(raw, ctx)
     except Exception as exc:  # a connector bug must not stop the hub: dead-letter and count
         log.exception("connector %s failed on %s[%d]@%d", name, topic, partition, offset)
         return name, Decoded(rejections=[Rejection(Reason.INTERNAL, f"connector failed: {exc!r}")])
 
 
-def count(source: str, decoded: Decoded) -> None:
-    metrics.MESSAGES.labels(source).inc()
+def count(metrics: HubMetrics, source: str, decoded: Decoded) -> None:
+    metrics.messages.labels(source).inc()
     if decoded.events:
-        metrics.EVENTS.labels(source).inc(len(decoded.events))
+        metrics.events.labels(source).inc(len(decoded.events))
     if decoded.informational:
-        metrics.INFORMATIONAL.labels(source).inc(decoded.informational)
+        metrics.informational.labels(source).inc(decoded.informational)
     for rej in decoded.rejections:
-        metrics.DEADLETTERS.labels(source, rej.reason.value).inc()
+        metrics.deadletters.labels(source, rej.reason.value).inc()

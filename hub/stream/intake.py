@@ -26,14 +26,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from hub import metrics
 from hub.codec import encode_event
 from hub.domain.calendar import WorkingCalendar
 from hub.kafka_client import connection_options
+from hub.metrics import HubMetrics
+from hub.protocol import entered_stamp, event_headers
 from hub.settings import Settings
 from hub.stream.clock import Clock
-from hub.stream.ingest import CLOCK_HEADER, InboundMarks, count, dead_letter, decode
-from hub.stream.judge import KIND_EVENT
+from hub.stream.ingest import InboundMarks, count, dead_letter, decode
 from hub.stream.state import to_ms
 from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
 
@@ -50,10 +50,12 @@ class Intake:
         settings: Settings,
         calendar: WorkingCalendar,
         clock: Clock,
+        metrics: HubMetrics,
     ) -> None:
         self.settings = settings
         self.calendar = calendar
         self.clock = clock
+        self.metrics = metrics
         # what this worker has read of its partitions: the clock records report it
         self.marks = InboundMarks(settings.idle_timeout_s)
         self.consumer: AIOKafkaConsumer | None = None
@@ -174,14 +176,14 @@ class Intake:
         cfg = self.settings
         sent: list[asyncio.Future[Any]] = []
         delivered: list[tuple[str, int, int, int | None]] = []
-        entered = repr(time.time()).encode()
+        headers = event_headers(entered_stamp(time.time()))
         for messages in batches.values():
             for msg in messages:
                 raw = msg.value if msg.value is not None else b""
                 source, decoded = decode(
                     cfg, self.calendar, msg.topic, msg.partition, msg.offset, raw
                 )
-                count(source, decoded)
+                count(self.metrics, source, decoded)
                 for rejection in decoded.rejections:
                     dl = dead_letter(
                         rejection,
@@ -198,7 +200,6 @@ class Intake:
                     )
                 high: int | None = None
                 for ev in decoded.events:
-                    headers = [(CLOCK_HEADER, KIND_EVENT), ("motcua.in", entered)]
                     key = ev.dossier_code.encode()
                     sent.append(
                         await producer.send(
@@ -209,7 +210,7 @@ class Intake:
                         ms = to_ms(ev.event_time)
                         high = ms if high is None else max(high, ms)
                 if high is not None:
-                    metrics.EVENT_LAG.labels(source).set((to_ms(self.clock()) - high) / 1000)
+                    self.metrics.event_lag.labels(source).set((to_ms(self.clock()) - high) / 1000)
                 delivered.append((msg.topic, msg.partition, msg.offset, high))
         if sent:
             await asyncio.gather(*sent)

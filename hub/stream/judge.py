@@ -28,27 +28,31 @@ import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
-from hub import metrics
 from hub.codec import decode_event
 from hub.domain.alerts import Alert
 from hub.domain.dossier import DossierFacts
 from hub.domain.engine import Engine
 from hub.domain.events import Source
 from hub.domain.watermark import Watermark, parse_mark
+from hub.metrics import HubMetrics
+from hub.protocol import (
+    KIND_CLAIM,
+    KIND_EVENT,
+    KIND_WITHDRAW,
+    clock_key,
+    encode_claim,
+    encode_withdraw,
+    is_internal_key,
+    parse_claim,
+    parse_clock,
+    parse_withdraw,
+)
 from hub.settings import ClockMode, Settings
 from hub.stream.clock import Clock
 from hub.stream.state import DossierState, StateCache, from_ms, peek, to_ms
 
 log = logging.getLogger(__name__)
-CLOCK_PREFIX = b"\x00clock/"
-KIND_EVENT = b"event"
-KIND_CLAIM = b"claim"
-KIND_WITHDRAW = b"withdraw"
 _DAY_MS = 86_400_000
-
-
-def clock_key(partition: int) -> bytes:
-    return CLOCK_PREFIX + str(partition).encode()
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Judge:
     engine: Engine
     clock: Clock
     table: MutableMapping[bytes, bytes]
+    metrics: HubMetrics = field(default_factory=HubMetrics)
     cache: StateCache = field(default_factory=StateCache)
     _heaps: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
     _heaps_built: bool = False
@@ -89,14 +94,13 @@ class Judge:
         return wm
 
     def on_clock(self, partition: int, payload: bytes) -> list[Alert]:
-        record = json.loads(payload)
+        record = parse_clock(payload)
         if self.settings.clock is ClockMode.EVENT:
             wm = self._watermark(partition)
             before = wm.to_json()
-            expected = record.get("expect")
-            if isinstance(expected, int) and expected > wm.expected:
-                wm.expected = expected
-            for key, values in record.get("marks", {}).items():
+            if record.expect > wm.expected:
+                wm.expected = record.expect
+            for key, values in record.marks.items():
                 wm.merge(key, *parse_mark(values))
             if wm.to_json() != before:
                 self._write(clock_key(partition), json.dumps(wm.to_json()).encode(), partition)
@@ -106,7 +110,7 @@ class Judge:
         now = self.now_ms(partition)
         if now is None:
             return []
-        metrics.WATERMARK.set(now / 1000)
+        self.metrics.watermark.set(now / 1000)
         return self._wake_due(partition, now)
 
     # -- the deadline index ------------------------------------------------------------------
@@ -123,7 +127,7 @@ class Judge:
         if not self._heaps_built:
             # one pass over the table for every partition, reading only each value's prefix
             for key, value in self.table.items():
-                if not key.startswith(CLOCK_PREFIX):
+                if not is_internal_key(key):
                     p, wake = peek(value)
                     if wake is not None:
                         self._heaps.setdefault(p, []).append((wake, key))
@@ -182,8 +186,9 @@ class Judge:
         ev = decode_event(blob)
         state = self._load(key, partition) or DossierState(partition)
         if state.has(ev):
-            metrics.DUPLICATES.labels(ev.source.value).inc()
+            self.metrics.duplicates.labels(ev.source.value).inc()
             return []
+        claim_code = ev.onestop_code
         claims = (
             ev.sector_id is not None
             and ev.onestop_code is not None
@@ -192,8 +197,8 @@ class Judge:
         )
         state.add(ev, blob)
         self.cache.put(key, state)
-        if claims:
-            claim = json.dumps({"code": ev.onestop_code}).encode()
+        if claims and claim_code is not None:
+            claim = encode_claim(claim_code)
             self.outbox.append((str(ev.sector_id).encode(), claim, KIND_CLAIM))
         if state.owner is not None:
             self.outbox.append((state.owner.encode(), blob, KIND_EVENT))
@@ -214,7 +219,7 @@ class Judge:
 
     def on_claim(self, partition: int, key: bytes, payload: bytes) -> list[Alert]:
         """A one-stop code claims this `<source>:<id>` dossier."""
-        code = str(json.loads(payload)["code"])
+        code = parse_claim(payload)
         state = self._load(key, partition) or DossierState(partition)
         if state.owner is not None and state.owner <= code:
             return []
@@ -223,7 +228,7 @@ class Judge:
         for blob in state.blobs:
             self.outbox.append((code.encode(), blob, KIND_EVENT))
         if previous is not None and state.events:
-            ids = json.dumps(sorted(e.event_id for e in state.events)).encode()
+            ids = encode_withdraw([e.event_id for e in state.events])
             self.outbox.append((previous.encode(), ids, KIND_WITHDRAW))
         return self._evaluate(key, state, self.now_ms(partition))
 
@@ -232,7 +237,7 @@ class Judge:
         state = self._load(key, partition)
         if state is None:
             return []
-        state.remove(set(json.loads(payload)))
+        state.remove(parse_withdraw(payload))
         return self._evaluate(key, state, self.now_ms(partition))
 
     def _expires_ms(self, closed_at_ms: int | None) -> int | None:
@@ -269,9 +274,9 @@ class Judge:
             self._tax_only.add(key)
         else:
             self._tax_only.discard(key)
-        metrics.TAX_ONLY.set(len(self._tax_only))
+        self.metrics.tax_only.set(len(self._tax_only))
         for alert in alerts:
-            metrics.ALERTS.labels(alert.type.value, alert.state.value).inc()
+            self.metrics.alerts.labels(alert.type.value, alert.state.value).inc()
         if self.on_facts is not None and facts is not None:
             self.on_facts(key, facts)
         return alerts
@@ -280,4 +285,4 @@ class Judge:
         self.cache.drop(key)
         self._tax_only.discard(key)
         self._save(key, None, partition)
-        metrics.EXPIRED.inc()
+        self.metrics.expired.inc()

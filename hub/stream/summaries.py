@@ -17,7 +17,7 @@ owns it; the execution map needs every dossier. So:
 - The judge's clock also goes there: on each tick, for every partition this worker judges, the key
   `\\x00clock/<partition>` with the partition's "now" (event-clock watermark, or wall clock less
   the allowed lateness) when it moved. Readers take the highest: the instant the statistics are
-  computed "as of" (under `MOTCUA_CLOCK=wall` a reader uses its own wall clock).
+  computed "as of" (under `MOTCUA_CLOCK=wall` a reader uses its worker's injected clock).
 - `SummaryStore` (an app task of every worker) reads the topic with a consumer of its
   own, not in the app's group: every worker gets every partition and the same map, whatever the
   partition assignment, and rebalances do not touch it. Any worker answers `/api/units` for any
@@ -40,8 +40,8 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -49,14 +49,19 @@ from hub.domain.calendar import WorkingCalendar
 from hub.domain.dossier import DossierFacts
 from hub.domain.stats import Summary, summarize
 from hub.kafka_client import connection_options
+from hub.metrics import HubMetrics
+from hub.protocol import (
+    ProtocolError,
+    clock_key,
+    clock_partition,
+    encode_summary_clock,
+    parse_summary_clock,
+)
 from hub.settings import ClockMode, Settings
-from hub.topics import DOSSIER_EVENTS, DOSSIER_SUMMARY
-
-if TYPE_CHECKING:
-    from hub.stream.app import Hub
+from hub.stream.clock import Clock
+from hub.topics import DOSSIER_SUMMARY
 
 log = logging.getLogger(__name__)
-CLOCK_KEY_PREFIX = b"\x00clock/"
 
 
 class SummaryPublisher:
@@ -88,10 +93,7 @@ class SummaryPublisher:
             if now is None or self._clock_sent.get(partition) == now:
                 continue
             self._clock_sent[partition] = now
-            self.pending.append((CLOCK_KEY_PREFIX + str(partition).encode(), str(now).encode()))
-
-    def forget_clock(self) -> None:
-        self._clock_sent.clear()
+            self.pending.append((clock_key(partition), encode_summary_clock(now)))
 
     def take(self) -> list[tuple[bytes, bytes]]:
         out, self.pending = self.pending, []
@@ -116,9 +118,13 @@ class SummaryStore:
     def __init__(
         self,
         settings: Settings,
+        clock: Clock,
+        metrics: HubMetrics | None = None,
         consumer_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
         self._factory = consumer_factory or (lambda: AIOKafkaConsumer(**consumer_options(settings)))
         self.summaries: dict[str, Summary] = {}
         self.partition_of: dict[str, int] = {}
@@ -132,23 +138,29 @@ class SummaryStore:
     # -- reading ------------------------------------------------------------------------------
     def apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.read_messages += 1
+        try:
+            self._apply(partition, key, value)
+        except (ProtocolError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            # another program's record, or a bug's: counted and skipped, never fatal
+            log.warning("skipped a record on %s: %s", DOSSIER_SUMMARY, exc)
+            if self.metrics is not None:
+                self.metrics.skipped.labels(DOSSIER_SUMMARY).inc()
+
+    def _apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         if not key:
-            return
-        if key.startswith(CLOCK_KEY_PREFIX):
+            raise ProtocolError("a summary record without a key")
+        p = clock_partition(key)
+        if p is not None:
             if value:
-                p = int(key[len(CLOCK_KEY_PREFIX) :])
-                self.clocks[p] = max(self.clocks.get(p, 0), int(value))
+                self.clocks[p] = max(self.clocks.get(p, 0), parse_summary_clock(value))
             return
         code = key.decode()
         if value is None:  # tombstone
             self.summaries.pop(code, None)
             self.partition_of.pop(code, None)
             return
-        try:
-            self.summaries[code] = Summary.loads(value)
-            self.partition_of[code] = partition
-        except (ValueError, KeyError, TypeError):
-            log.warning("unreadable summary for %r", code)
+        self.summaries[code] = Summary.loads(value)
+        self.partition_of[code] = partition
 
     async def _open(self) -> AIOKafkaConsumer:
         """Subscribed without a group: aiokafka assigns every partition, read from the start."""
@@ -194,8 +206,7 @@ class SummaryStore:
     def as_of(self) -> datetime | None:
         """The instant the statistics are judged at (rules.md §6 "now")."""
         if self.settings.clock is ClockMode.WALL:
-            now = time.time() - self.settings.allowed_lateness_s
-            return datetime.fromtimestamp(now, tz=UTC)
+            return self.clock() - timedelta(seconds=self.settings.allowed_lateness_s)
         if not self.clocks:
             return None
         return datetime.fromtimestamp(max(self.clocks.values()) / 1000, tz=UTC)
@@ -207,36 +218,3 @@ class SummaryStore:
             "lag": sum(self.lag.values()),
             "caught_up": self.caught_up,
         }
-
-
-# -- wiring into the worker (hub/stream/app.py calls these) ------------------------------------
-def install(hub: Hub) -> None:
-    """The summary topic, publisher and reader; the web pages and /metrics."""
-    from hub import monitoring, web
-
-    hub.summary_topic = hub.app.topic(DOSSIER_SUMMARY, key_serializer="raw", value_serializer="raw")
-    hub.summary_publisher = SummaryPublisher(hub.calendar, hub.settings.grace_working_days)
-    hub.judge.on_facts = hub.summary_publisher.collect
-    hub.summary_store = SummaryStore(hub.settings)
-
-    async def read_summaries() -> None:
-        await hub.summary_store.run()
-
-    hub.app.task(read_summaries)
-    web.install(hub)
-    monitoring.install(hub)
-
-
-async def flush(hub: Hub) -> None:
-    """Send the summaries the last judged message changed."""
-    for key, value in hub.summary_publisher.take():
-        await hub.summary_topic.send(key=key, value=value)
-
-
-async def on_tick(hub: Hub) -> None:
-    """Publish the clock of the partitions this worker judges, when it moved."""
-    owned = {
-        tp.partition for tp in hub.app.assignor.assigned_actives() if tp.topic == DOSSIER_EVENTS
-    }
-    hub.summary_publisher.clock({p: hub.judge.now_ms(p) for p in owned})
-    await flush(hub)

@@ -20,21 +20,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import faust
 from faust import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from hub import metrics, monitoring
-from hub.domain.calendar import TZ
+from hub.domain.calendar import TZ, WorkingCalendar
+from hub.domain.engine import Engine
 from hub.domain.stats import ms, unit_stats
+from hub.settings import Settings
+from hub.stream.clock import Clock
+from hub.stream.judge import Judge
 from hub.stream.state import DossierState, from_ms
+from hub.stream.summaries import SummaryStore
 from hub.web.trace import build_trace, iso
-
-if TYPE_CHECKING:
-    from hub.stream.app import Hub
 
 log = logging.getLogger(__name__)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=TZ)
@@ -57,7 +61,7 @@ def _instant(text: str, end: bool) -> datetime:
 
 
 def period_bounds(
-    params: dict[str, str], as_of: datetime | None
+    params: dict[str, str], as_of: datetime
 ) -> tuple[datetime | None, datetime | None]:
     """The `[start, end)` of a request's period; None: unbounded."""
     if "from" in params or "to" in params:
@@ -69,7 +73,7 @@ def period_bounds(
         return None, None
     if period not in ("today", "month", "year"):
         raise BadRequest(f"period must be today, month, year or all, not {period!r}")
-    local = (as_of or datetime.now(TZ)).astimezone(TZ)
+    local = as_of.astimezone(TZ)
     day = datetime(local.year, local.month, local.day, tzinfo=TZ)
     if period == "today":
         return day, day + timedelta(days=1)
@@ -89,14 +93,28 @@ def index_html() -> str:
     return (files("hub.web") / "index.html").read_text(encoding="utf-8")
 
 
-def install(hub: Hub) -> None:
-    """Register the pages on the hub's faust app; ours serves `/`, not faust's index."""
-    app = hub.app
+@dataclass(frozen=True)
+class WebContext:
+    """What the pages read: handed over by hub/service.py, which owns every piece."""
+
+    settings: Settings
+    clock: Clock
+    calendar: WorkingCalendar
+    engine: Engine
+    store: SummaryStore  # the province-wide summary map
+    table: Any  # this worker's dossier table (faust routes a trace to the table's owner)
+    judge: Judge  # each partition's "now"
+    registry: CollectorRegistry  # served at /metrics
+    owned_partitions: Callable[[], set[int]]
+
+
+def install(app: faust.App, ctx: WebContext) -> None:
+    """Register the pages on a worker's faust app; ours serves `/`, not faust's index."""
     blueprints = app.web.blueprints
     blueprints._enabled = [  # faust mounts a production index at "": drop it
         (prefix, bp) for prefix, bp in blueprints._enabled if "production_index" not in str(bp)
     ]
-    store = hub.summary_store
+    store = ctx.store
     started = time.time()
 
     def as_of() -> datetime | None:
@@ -118,7 +136,7 @@ def install(hub: Hub) -> None:
         q = params(request)
         now = as_of()
         try:
-            start, end = period_bounds(q, now)
+            start, end = period_bounds(q, now or ctx.clock())
         except BadRequest as exc:
             return self.json({"error": str(exc)}, status=400)
         rows = unit_stats(
@@ -135,7 +153,7 @@ def install(hub: Hub) -> None:
         q = params(request)
         now = as_of()
         try:
-            start, end = period_bounds(q, now)
+            start, end = period_bounds(q, now or ctx.clock())
         except BadRequest as exc:
             return self.json({"error": str(exc)}, status=400)
         summaries = list(store.summaries.values())
@@ -159,7 +177,7 @@ def install(hub: Hub) -> None:
                     "holder_unit": s.holder[0],
                     "holder_officer": s.holder[1],
                     "days_late": (
-                        hub.calendar.working_days_between(due_at, when) if due_at else None
+                        ctx.calendar.working_days_between(due_at, when) if due_at else None
                     ),
                     "calendar_days_late": (
                         round((t - due) / 86_400_000, 1) if due is not None else None
@@ -182,15 +200,15 @@ def install(hub: Hub) -> None:
         return self.json(codes[:20])
 
     class DossierView(web.View):
-        @app.table_route(table=hub.table, match_info="code")  # type: ignore[arg-type]
+        @app.table_route(table=ctx.table, match_info="code")  # type: ignore[arg-type]
         async def get(self, request: web.Request, code: str) -> web.Response:
-            stored = hub.table.get(code.encode())
+            stored = ctx.table.get(code.encode())
             if stored is None:
                 return self.json({"error": f"không tìm thấy hồ sơ {code}"}, status=404)
             state = DossierState.loads(stored)
-            now_ms = hub.judge.now_ms(state.partition)
+            now_ms = ctx.judge.now_ms(state.partition)
             now = from_ms(now_ms) if now_ms is not None else as_of()
-            trace = build_trace(code, state.events, hub.engine, now or FAR_FUTURE)
+            trace = build_trace(code, state.events, ctx.engine, now or FAR_FUTURE)
             return self.json(trace, headers=headers())
 
     app.page("/api/dossiers/{code}")(DossierView)
@@ -198,7 +216,7 @@ def install(hub: Hub) -> None:
     @app.page("/metrics")
     async def prometheus(self: web.View, request: web.Request) -> web.Response:
         return self.bytes(
-            generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            generate_latest(ctx.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
     @app.page("/health")
@@ -206,11 +224,11 @@ def install(hub: Hub) -> None:
         t = as_of()
         body: dict[str, Any] = {
             "status": "ok",
-            "app_id": hub.settings.app_id,
-            "clock": hub.settings.clock.value,
+            "app_id": ctx.settings.app_id,
+            "clock": ctx.settings.clock.value,
             "as_of": iso(t),
             "uptime_s": round(time.time() - started, 1),
             "summaries": store.status(),
-            "partitions": sorted(monitoring.COLLECTOR.owned_partitions()),
+            "partitions": sorted(ctx.owned_partitions()),
         }
         return self.json(body)

@@ -8,6 +8,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from hub.domain.calendar import WorkingCalendar
+from hub.metrics import HubMetrics
 from hub.settings import Settings
 from hub.stream.clock import system_clock
 from hub.stream.intake import Intake
@@ -34,7 +35,8 @@ class StandIn:
 
 def intake_with(consumer: Any) -> Intake:
     settings = Settings()
-    intake = Intake(settings, WorkingCalendar.from_file(settings.calendar_file), system_clock)
+    calendar = WorkingCalendar.from_file(settings.calendar_file)
+    intake = Intake(settings, calendar, system_clock, HubMetrics())
     intake.consumer = consumer
     return intake
 

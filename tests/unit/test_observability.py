@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 
-from hub import metrics, monitoring
+from hub.metrics import HubMetrics
+from hub.monitoring import LagSampler, StateCollector
+from hub.settings import Settings
+from hub.stream.clock import system_clock
+from hub.stream.summaries import SummaryStore
 from hub.web import period_bounds
 from tests.samples import END_TIME
 
@@ -20,9 +24,18 @@ DEPLOY = ROOT / "deploy"
 promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 
 
+def worker_metrics() -> HubMetrics:
+    """A worker's registry, assembled as hub/service.py does it."""
+    metrics = HubMetrics()
+    store = SummaryStore(Settings(), system_clock, metrics)
+    metrics.registry.register(StateCollector(store, lambda: [], set))
+    LagSampler(metrics.registry)
+    return metrics
+
+
 def exported_names() -> set[str]:
     names: set[str] = set()
-    for family in metrics.REGISTRY.collect():
+    for family in worker_metrics().registry.collect():
         names.add(family.name)
         if family.type == "counter":
             names.add(family.name + "_total")
@@ -32,8 +45,7 @@ def exported_names() -> set[str]:
 
 
 def test_metric_names_follow_conventions() -> None:
-    assert monitoring.COLLECTOR is not None
-    for family in metrics.REGISTRY.collect():
+    for family in worker_metrics().registry.collect():
         assert family.name.startswith("motcua_"), family.name
         assert "dossier_code" not in family.name
     wanted = {
@@ -55,10 +67,11 @@ def test_metric_names_follow_conventions() -> None:
 
 @promtool
 def test_promtool_accepts_the_metrics_text() -> None:
-    metrics.MESSAGES.labels("onestop").inc()
-    metrics.DEADLETTERS.labels("land", "BAD_TIME").inc()
-    metrics.LATENCY.observe(0.01)
-    text = generate_latest(metrics.REGISTRY)
+    metrics = worker_metrics()
+    metrics.messages.labels("onestop").inc()
+    metrics.deadletters.labels("land", "BAD_TIME").inc()
+    metrics.latency.observe(0.01)
+    text = generate_latest(metrics.registry)
     done = subprocess.run(
         ["promtool", "check", "metrics"], input=text, capture_output=True, timeout=60
     )
@@ -118,3 +131,11 @@ def test_period_bounds() -> None:
     assert period_bounds({}, END_TIME) == (None, None)
     with pytest.raises(ValueError):
         period_bounds({"period": "week"}, END_TIME)
+
+
+def test_two_workers_count_apart() -> None:
+    one, two = worker_metrics(), worker_metrics()
+    one.messages.labels("tax").inc(3)
+    consumed = "motcua_messages_consumed_total"
+    assert one.registry.get_sample_value(consumed, {"source": "tax"}) == 3
+    assert two.registry.get_sample_value(consumed, {"source": "tax"}) is None

@@ -1,0 +1,243 @@
+"""The record protocol of the hub's own topics: one home for every kind, header and key.
+
+    hub.dossier.events   key: dossier code (b"" for clock records)
+                         header motcua.kind = event | claim | withdraw | clock
+                         header motcua.in   = wall time (s) the message entered the hub (events)
+                         value: Avro event (hub/codec.py) | claim JSON | withdraw JSON | clock JSON
+    judge table          key: dossier code -> DossierState; CLOCK key per partition -> watermark
+    hub.dossier.summary  key: dossier code -> Summary JSON; CLOCK key per partition -> "now" in ms
+    hub.deadletter       key and value: the inbound record as read; motcua.error.* and
+                         motcua.source.* headers say why and where from
+
+Every producer and consumer of those topics goes through the functions here. Parsing is strict:
+a record that another program (or a bug) put on an internal topic raises `ProtocolError`, which
+the reader counts and skips; it never stops a worker.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hub.errors import DeadLetterError
+
+KIND_HEADER = "motcua.kind"
+ENTERED_HEADER = "motcua.in"
+
+KIND_EVENT = b"event"
+KIND_CLAIM = b"claim"
+KIND_WITHDRAW = b"withdraw"
+KIND_CLOCK = b"clock"
+KINDS = frozenset({KIND_EVENT, KIND_CLAIM, KIND_WITHDRAW, KIND_CLOCK})
+
+# A key no dossier code can have (codes are printable), for a partition's clock entry in the
+# judge's table and on the summary topic.
+CLOCK_PREFIX = b"\x00clock/"
+
+Headers = list[tuple[str, bytes]]
+
+
+class ProtocolError(DeadLetterError):
+    """A record on an internal topic that does not follow this protocol."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("INTERNAL", message)
+
+
+# -- keys ---------------------------------------------------------------------------------------
+def clock_key(partition: int) -> bytes:
+    return CLOCK_PREFIX + str(partition).encode()
+
+
+def clock_partition(key: bytes) -> int | None:
+    """The partition of a clock key; None for any other key."""
+    if not key.startswith(CLOCK_PREFIX):
+        return None
+    digits = key[len(CLOCK_PREFIX) :]
+    if not digits.isdigit() or len(digits) > 6:
+        raise ProtocolError(f"bad clock key {key[:40]!r}")
+    return int(digits)
+
+
+def is_internal_key(key: bytes) -> bool:
+    """Keys of the hub's own entries (clock records), not dossiers."""
+    return key.startswith(b"\x00")
+
+
+# -- headers of hub.dossier.events --------------------------------------------------------------
+def kind_of(headers: Any) -> bytes:
+    """The record kind from a record's headers; a record without one is an event."""
+    for name, value in headers or ():
+        if name == KIND_HEADER:
+            kind = bytes(value)
+            if kind not in KINDS:
+                raise ProtocolError(f"unknown record kind {kind[:20]!r}")
+            return kind
+    return KIND_EVENT
+
+
+def header(headers: Any, name: str) -> bytes | None:
+    for key, value in headers or ():
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def event_headers(entered: bytes) -> Headers:
+    """An event's headers; `entered` is `entered_stamp()` of the batch it came in."""
+    return [(KIND_HEADER, KIND_EVENT), (ENTERED_HEADER, entered)]
+
+
+def entered_stamp(wall_s: float) -> bytes:
+    return repr(wall_s).encode()
+
+
+def entered_at(headers: Any) -> float | None:
+    stamp = header(headers, ENTERED_HEADER)
+    if stamp is None:
+        return None
+    try:
+        return float(stamp)
+    except ValueError:
+        return None
+
+
+def kind_headers(kind: bytes) -> Headers:
+    return [(KIND_HEADER, kind)]
+
+
+# -- claims and withdrawals ----------------------------------------------------------------------
+def encode_claim(code: str) -> bytes:
+    return json.dumps({"code": code}).encode()
+
+
+def parse_claim(payload: bytes) -> str:
+    data = _json(payload, "claim")
+    code = data.get("code") if isinstance(data, dict) else None
+    if not isinstance(code, str) or not code:
+        raise ProtocolError("a claim names no dossier code")
+    return code
+
+
+def encode_withdraw(event_ids: list[str]) -> bytes:
+    return json.dumps(sorted(event_ids)).encode()
+
+
+def parse_withdraw(payload: bytes) -> set[str]:
+    data = _json(payload, "withdrawal")
+    if not isinstance(data, list) or not all(isinstance(i, str) for i in data):
+        raise ProtocolError("a withdrawal is not a list of event ids")
+    return set(data)
+
+
+# -- clock records ------------------------------------------------------------------------------
+Marks = dict[str, list[int | bool | None]]
+
+
+@dataclass(frozen=True)
+class ClockRecord:
+    """What one worker reports on each tick: its wall clock, how many inbound partitions exist,
+    and [highest event time, idle, waiting] of each inbound partition it reads."""
+
+    wall_ms: int
+    expect: int
+    marks: Marks
+
+
+def encode_clock(record: ClockRecord) -> bytes:
+    data = {"wall": record.wall_ms, "expect": record.expect, "marks": record.marks}
+    return json.dumps(data).encode()
+
+
+def parse_clock(payload: bytes) -> ClockRecord:
+    data = _json(payload, "clock record")
+    if not isinstance(data, dict):
+        raise ProtocolError("a clock record is not an object")
+    wall, expect, marks = data.get("wall"), data.get("expect", 0), data.get("marks", {})
+    if not isinstance(wall, int) or not _is_int(expect) or not isinstance(marks, dict):
+        raise ProtocolError("a clock record needs integer wall and expect, and marks")
+    return ClockRecord(wall, expect, marks)
+
+
+# -- summary topic ------------------------------------------------------------------------------
+def encode_summary_clock(now_ms: int) -> bytes:
+    return str(now_ms).encode()
+
+
+def parse_summary_clock(value: bytes) -> int:
+    text = value.decode("ascii", "replace")
+    if not text.isdigit() or len(text) > 16:
+        raise ProtocolError(f"bad clock value on the summary topic {value[:40]!r}")
+    return int(text)
+
+
+# -- dead letters -------------------------------------------------------------------------------
+REASON_HEADER = "motcua.error.reason"
+MESSAGE_HEADER = "motcua.error.message"
+ITEM_HEADER = "motcua.error.item"
+TOPIC_HEADER = "motcua.source.topic"
+PARTITION_HEADER = "motcua.source.partition"
+OFFSET_HEADER = "motcua.source.offset"
+CONNECTOR_HEADER = "motcua.connector"
+FAILED_AT_HEADER = "motcua.failed_at"
+
+
+@dataclass(frozen=True)
+class DeadLetterInfo:
+    """Why a record was dead-lettered and where it came from (the headers of hub.deadletter)."""
+
+    reason: str
+    message: str
+    topic: str
+    partition: int
+    offset: int
+    connector: str
+    failed_at: datetime
+    item: int | None = None
+
+
+def dead_letter_headers(info: DeadLetterInfo) -> Headers:
+    headers = [
+        (REASON_HEADER, info.reason.encode()),
+        (MESSAGE_HEADER, info.message.encode()),
+        (TOPIC_HEADER, info.topic.encode()),
+        (PARTITION_HEADER, str(info.partition).encode()),
+        (OFFSET_HEADER, str(info.offset).encode()),
+        (CONNECTOR_HEADER, info.connector.encode()),
+        (FAILED_AT_HEADER, info.failed_at.isoformat().encode()),
+    ]
+    if info.item is not None:
+        headers.append((ITEM_HEADER, str(info.item).encode()))
+    return headers
+
+
+def parse_dead_letter_headers(headers: Any) -> DeadLetterInfo:
+    found = {name: bytes(value).decode() for name, value in headers or ()}
+    try:
+        item = found.get(ITEM_HEADER)
+        return DeadLetterInfo(
+            reason=found[REASON_HEADER],
+            message=found[MESSAGE_HEADER],
+            topic=found[TOPIC_HEADER],
+            partition=int(found[PARTITION_HEADER]),
+            offset=int(found[OFFSET_HEADER]),
+            connector=found[CONNECTOR_HEADER],
+            failed_at=datetime.fromisoformat(found[FAILED_AT_HEADER]),
+            item=None if item is None else int(item),
+        )
+    except (KeyError, ValueError) as exc:
+        raise ProtocolError(f"not a dead letter's headers: {exc!r}") from exc
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _json(payload: bytes, what: str) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"{what} is not JSON") from exc
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,52 @@
+"""hub/service.py assembles a worker; nothing happens at import time; two live side by side."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from hub.service import Service
+from hub.settings import Settings
+from hub.stream import faust_patches
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_importing_the_stream_layer_patches_nothing() -> None:
+    code = (
+        "import hub.stream.app, hub.web, hub.monitoring, hub.service\n"
+        "from hub.stream import faust_patches\n"
+        "assert not faust_patches.installed(), 'faust patched at import time'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_two_services_in_one_process(tmp_path: Path) -> None:
+    one = Service(Settings(app_id="one", web_port=16066, data_dir=tmp_path / "1"))
+    two = Service(Settings(app_id="two", web_port=16067, data_dir=tmp_path / "2"))
+    assert faust_patches.installed()
+    assert one.app is not two.app and one.app.conf.id == "one" and two.app.conf.id == "two"
+    assert one.metrics.registry is not two.metrics.registry
+    assert one.store is not two.store and one.judge is not two.judge
+    assert one.judge.on_facts == one.publisher.collect
+    one.metrics.messages.labels("civil").inc()
+    consumed = "motcua_messages_consumed_total"
+    assert one.metrics.registry.get_sample_value(consumed, {"source": "civil"}) == 1
+    assert two.metrics.registry.get_sample_value(consumed, {"source": "civil"}) is None
+    # each app serves its own pages (the state gauges of its own collector among its metrics)
+    for service in (one, two):
+        names = {f.name for f in service.metrics.registry.collect()}
+        assert {"motcua_open_dossiers", "motcua_consumer_lag_messages"} <= names
+        routes = {path for path, _ in service.app.web.views.items()}
+        assert {"/api/units", "/health", "/metrics", "/api/dossiers/{code}"} <= routes
+
+
+def test_installing_the_patch_twice_keeps_one_layer() -> None:
+    faust_patches.install()
+    faust_patches.install()
+    assert faust_patches.installed()
+    assert faust_patches._original is not faust_patches._short_fetch_wait
