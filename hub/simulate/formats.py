@@ -15,34 +15,24 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from hub.simulate.province import (
+from hub.simulate.records import Dossier, Ev, Msg
+from hub.simulate.systems import (
     BARELIST,
     CAMEL,
     CANONICAL,
-    CIVIL,
+    FILE_NAMES,
     LAND,
     LAND_CAMEL,
     LAND_CANON,
     ONESTOP,
     SESSION,
     TAX,
-    Dossier,
-    Ev,
-    Msg,
+    TOPICS,
 )
 
-TOPICS: dict[str, str] = {
-    ONESTOP: "agency.onestop.status",
-    LAND: "agency.land.status",
-    TAX: "agency.tax.status",
-    CIVIL: "agency.civil.status",
-}
-FILE_NAMES: dict[str, str] = {
-    ONESTOP: "onestop.jsonl",
-    LAND: "land.jsonl",
-    TAX: "tax.jsonl",
-    CIVIL: "civil.xmll",
-}
+# TOPICS and FILE_NAMES (views of the one registry of sources, in `systems`) stay importable here
+__all__ = ["FILE_NAMES", "TOPICS", "render"]
+
 WORKFLOW = {
     1: "receiving",
     2: "new",

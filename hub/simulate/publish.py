@@ -18,8 +18,10 @@ from typing import IO, Any
 
 from hub.kafka_client import connection_options
 from hub.settings import Settings
-from hub.simulate.formats import FILE_NAMES, TOPICS, render
-from hub.simulate.province import SOURCES, Dossier, Msg, Simulation
+from hub.simulate.formats import render
+from hub.simulate.province import Simulation
+from hub.simulate.records import Dossier, Msg
+from hub.simulate.systems import FILE_NAMES, SOURCES, TOPICS
 from hub.stream.clock import Clock
 
 
