@@ -1,21 +1,23 @@
-"""The four agency systems as the simulator knows them: names, topics, files, shapes, failures."""
+"""The four agency systems as the simulator knows them: names, topics, files, shapes, failures.
+
+Names, topics and file names are views of the hub's one registry of sources (`connectors.SOURCES`),
+so the simulated feed goes where the hub reads; what is simulator-only (the vendors' payload shapes,
+the dead-letter reasons a system can be made to produce) is here.
+"""
 
 from __future__ import annotations
 
-ONESTOP, LAND, TAX, CIVIL = "onestop", "land", "tax", "civil"
-SOURCES: tuple[str, ...] = (ONESTOP, LAND, TAX, CIVIL)
-TOPICS: dict[str, str] = {
-    ONESTOP: "agency.onestop.status",
-    LAND: "agency.land.status",
-    TAX: "agency.tax.status",
-    CIVIL: "agency.civil.status",
-}
-FILE_NAMES: dict[str, str] = {
-    ONESTOP: "onestop.jsonl",
-    LAND: "land.jsonl",
-    TAX: "tax.jsonl",
-    CIVIL: "civil.xmll",
-}
+from connectors import SOURCES as REGISTRY
+from hub.domain.events import Source
+
+ONESTOP = Source.ONESTOP.value
+LAND = Source.LAND.value
+TAX = Source.TAX.value
+CIVIL = Source.CIVIL.value
+SOURCES: tuple[str, ...] = tuple(spec.name for spec in REGISTRY.values())
+# source name -> Kafka topic it publishes to, and -> its file in a `--to-files` run
+TOPICS: dict[str, str] = {spec.name: spec.topic for spec in REGISTRY.values()}
+FILE_NAMES: dict[str, str] = {spec.name: spec.sample for spec in REGISTRY.values()}
 
 # one-stop vendors' payload shapes (sources.md §1)
 CANONICAL, BARELIST, SESSION, CAMEL = "canonical", "barelist", "session", "camel"
