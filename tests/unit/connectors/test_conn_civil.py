@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from connectors import Reason
+from connectors import SOURCES, Reason
 from connectors.civil import decode
 from hub.domain.events import CivilStatus, EventKind, Source
 from tests.unit.connectors.connector_ctx import make_ctx
+from tests.unit.connectors.contract import CTX, check
 
 VN = timezone(timedelta(hours=7))
 FIELDS = {
@@ -137,3 +140,21 @@ def test_entity_bomb_is_refused_quickly() -> None:
         + b']><SuKienHoTich xmlns="urn:hotich:sukien:1">&i;</SuKienHoTich>'
     )
     assert run(bomb)[1] == [(Reason.DECODE_ERROR, None)]
+
+
+# the properties every connector has are in test_contract.py; this one is about XML element text
+MINIMAL = (
+    '<SuKienHoTich xmlns="urn:hotich:sukien:1"><MaSuKien>M</MaSuKien><SoHoSo>S</SoHoSo>'
+    "<TrangThai>TU_CHOI</TrangThai><ThoiGian>03/11/2026 10:15</ThoiGian></SuKienHoTich>"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(max_size=30),
+    field=st.sampled_from(["MaSuKien", "SoHoSo", "TrangThai", "ThoiGian"]),
+)
+def test_any_text_in_a_field(text: str, field: str) -> None:
+    start, end = MINIMAL.index(f"<{field}>") + len(field) + 2, MINIMAL.index(f"</{field}>")
+    raw = (MINIMAL[:start] + text + MINIMAL[end:]).encode("utf-8", "surrogatepass")
+    check(decode(raw, CTX), SOURCES[Source.CIVIL])
