@@ -40,9 +40,18 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     catalog_file: Path = DATA_DIR / "procedures.csv"
     calendar_file: Path = DATA_DIR / "calendar-overrides.csv"
-    land_security_code: str | None = None
+    land_security_code: str | None = Field(None, min_length=1)  # "" would turn the check off
     max_message_bytes: int = Field(524288, ge=1024)
     retention_days: float = Field(90.0, gt=0)  # a closed dossier's state is kept this long
+
+    # bounds against hostile or broken feeds (docs/settings.md, "Bounds")
+    max_items_per_message: int = Field(1000, ge=1, le=1_000_000)  # items of one inbound message
+    deadletter_bytes_factor: float = Field(2.0, ge=1.0, le=100.0)  # dead-letter bytes per message
+    max_events_per_dossier: int = Field(1000, ge=10, le=1_000_000)
+    max_dossier_bytes: int = Field(262_144, ge=16_384, le=16_777_216)  # its stored events, raw
+    max_text_chars: int = Field(2000, ge=100, le=1_000_000)  # free text kept per field
+    max_event_age_days: float = Field(3650.0, gt=0)  # times accepted: not older than this,
+    max_event_lead_s: float = Field(86_400.0, ge=0)  # event times not later than wall + this
 
     partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
     tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors
