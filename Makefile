@@ -4,7 +4,8 @@ PYTHON ?= python3
 
 .PHONY: test demo venv system-deps
 
-# the same as CI: fresh venv, ruff, mypy, the whole test suite (tests start their own broker)
+# the same as CI, in a clone of HEAD in a temp dir with your uncommitted changes laid over it:
+# fresh venv, ruff, mypy, the whole test suite (tests start their own broker)
 test:
 	bash .ci/run
 
