@@ -1,6 +1,7 @@
 """Shared fixtures. Tests marked ``@pytest.mark.kafka`` talk to a real broker: a dedicated
-single-node Kafka that ``hub.broker`` starts once per session on free ports with its own data
-dir (jars from the usual Maven cache, ~/.cache/motcua-hub), stopped at the end of the session.
+single-node Kafka (``hub.testing.LocalBroker``) started once per session on free ports with its
+own data dir (jars from the usual Maven cache, ~/.cache/motcua-hub), stopped at the end of the
+session. Tests that need a broker of their own use ``hub.testing`` directly.
 
     @pytest.mark.kafka
     async def test_x(kafka_topics: str, kafka_settings: Settings) -> None: ...
@@ -13,39 +14,13 @@ subprocess (the CLI, a worker).
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from hub import broker
 from hub.settings import Settings
+from hub.testing import LocalBroker
 from hub.topics import create_topics
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 right now (all sockets held until every port is picked)."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def broker_settings(data_dir: Path) -> Settings:
-    port, controller_port = free_ports(2)
-    return Settings(
-        data_dir=data_dir,
-        broker_port=port,
-        broker_controller_port=controller_port,
-        kafka_bootstrap=f"127.0.0.1:{port}",
-    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,16 +31,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def kafka_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return broker_settings(tmp_path_factory.mktemp("motcua-broker"))
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> LocalBroker:
+    """The session's broker, not started: `kafka_bootstrap` starts it."""
+    return LocalBroker(tmp_path_factory.mktemp("motcua-broker"), topics=False)
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(kafka_settings: Settings) -> Iterator[str]:
-    try:
-        yield broker.start(kafka_settings)
-    finally:
-        broker.stop(kafka_settings)
+def kafka_settings(kafka_broker: LocalBroker) -> Settings:
+    return kafka_broker.settings
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: LocalBroker) -> Iterator[str]:
+    with kafka_broker:
+        yield kafka_broker.bootstrap
 
 
 @pytest.fixture(scope="session")
@@ -76,11 +55,6 @@ def kafka_topics(kafka_bootstrap: str, kafka_settings: Settings) -> str:
 
 
 @pytest.fixture(scope="session")
-def kafka_env(kafka_bootstrap: str, kafka_settings: Settings) -> dict[str, str]:
+def kafka_env(kafka_bootstrap: str, kafka_broker: LocalBroker) -> dict[str, str]:
     """Environment variables that point a subprocess (motcua-hub ...) at the test broker."""
-    return {
-        "MOTCUA_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "MOTCUA_DATA_DIR": str(kafka_settings.data_dir),
-        "MOTCUA_BROKER_PORT": str(kafka_settings.broker_port),
-        "MOTCUA_BROKER_CONTROLLER_PORT": str(kafka_settings.broker_controller_port),
-    }
+    return kafka_broker.env()

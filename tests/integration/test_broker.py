@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from hub import broker
 from hub.errors import BrokerError
 from hub.settings import Settings
+from hub.testing import broker_settings
 from hub.topics import (
     ALERTS,
     DEADLETTER,
@@ -25,7 +26,6 @@ from hub.topics import (
     create_topics,
     topic_partitions,
 )
-from tests.conftest import broker_settings
 
 pytestmark = pytest.mark.kafka
 

@@ -20,9 +20,8 @@ import pytest
 from hub import broker
 from hub.codec import decode_alert
 from hub.settings import Settings
+from hub.testing import free_ports, read_topic
 from hub.topics import ALERTS
-from tests.conftest import free_ports
-from tests.integration.harness import read_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -68,7 +67,7 @@ def _web_answers(port: int) -> bool:
 
 
 def _alerts(bootstrap: str) -> int:
-    records = asyncio.run(read_topic(bootstrap, ALERTS, idle_s=1.0))
+    records = asyncio.run(read_topic(bootstrap, ALERTS))
     return sum(1 for r in records if r.value is not None and decode_alert(r.value))
 
 

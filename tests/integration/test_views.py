@@ -28,8 +28,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from hub import broker
+from hub.testing import broker_settings, free_ports
 from hub.topics import create_topics
-from tests.conftest import broker_settings, free_ports
 from tests.samples import SECURITY_CODE, TOPICS, expected_alerts, expected_unit_stats, scheduled
 
 pytestmark = pytest.mark.kafka

@@ -21,15 +21,9 @@ from hub.settings import DATA_DIR, Settings
 from hub.simulate.formats import TOPICS as SIM_TOPICS
 from hub.simulate.province import SimConfig, Simulation, load_catalogue
 from hub.simulate.publish import iter_rendered, message_key
+from hub.testing import end_offsets, produce, read_topic, running_worker, start_worker
 from hub.topics import ALERTS
-from tests.integration.harness import (
-    end_offsets,
-    produce,
-    read_topic,
-    running_worker,
-    start_worker,
-    wait_for_alerts,
-)
+from tests.integration.harness import wait_for_alerts
 from tests.integration.test_worker_samples import (
     expected_keys,
     in_schedule_order,
@@ -130,7 +124,7 @@ def test_replay_into_a_fresh_application_gives_the_same_alerts(
     with running_worker(worker_env(own_broker, tmp_path, "live"), tmp_path / "live.log"):
         asyncio.run(produce(bootstrap, feed))
         live = wait_for_alerts(bootstrap, at_least=1, quiet_s=8, timeout=240)
-    mark = asyncio.run(end_offsets(bootstrap, ALERTS))
+    mark = asyncio.run(end_offsets(bootstrap, [ALERTS]))
     with running_worker(worker_env(own_broker, tmp_path, "replay"), tmp_path / "replay.log"):
         replay = wait_for_alerts(bootstrap, at_least=len(live), start=mark, quiet_s=8, timeout=240)
     print(f"{len(feed)} messages, {len(live)} transitions live, {len(replay)} in the replay")

@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from hub import broker
+from hub import testing
 from hub.codec import decode_event
 from hub.domain.alerts import Alert
 from hub.settings import Settings
-from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS, create_topics
-from tests.conftest import broker_settings
-from tests.integration.harness import (
+from hub.testing import (
+    LocalBroker,
     committed_offsets,
     end_offsets,
     produce,
     read_topic,
     running_worker,
-    wait_for_alerts,
 )
+from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
+from tests.integration.harness import wait_for_alerts
 from tests.samples import (
     FILES,
     SECURITY_CODE,
@@ -44,27 +44,19 @@ Key = tuple[str, str, str, datetime]
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[Settings]:
-    settings = broker_settings(tmp_path / "broker")
-    broker.start(settings)
-    try:
-        asyncio.run(create_topics(settings))
-        yield settings
-    finally:
-        broker.stop(settings)
+    with LocalBroker(tmp_path / "broker") as kafka:
+        yield kafka.settings
 
 
 def worker_env(settings: Settings, tmp_path: Path, app_id: str = "samples") -> dict[str, str]:
-    from tests.conftest import free_ports
-
-    return {
-        "MOTCUA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "MOTCUA_DATA_DIR": str(tmp_path / "worker-data"),
-        "MOTCUA_APP_ID": app_id,
-        "MOTCUA_CLOCK": "event",
-        "MOTCUA_IDLE_TIMEOUT_S": "3",
-        "MOTCUA_LAND_SECURITY_CODE": SECURITY_CODE,
-        "MOTCUA_WEB_PORT": str(free_ports(1)[0]),
-    }
+    return testing.worker_env(
+        settings.kafka_bootstrap,
+        tmp_path / "worker-data",
+        app_id=app_id,
+        clock="event",
+        idle_timeout_s=3,
+        land_security_code=SECURITY_CODE,
+    )
 
 
 def key_of(a: Alert) -> Key:
@@ -96,12 +88,13 @@ def test_sample_feed_in_sent_order(own_broker: Settings, tmp_path: Path) -> None
         committed = asyncio.run(committed_offsets(own_broker.kafka_bootstrap, "samples-intake"))
     # the intake committed every inbound message, each only once its output was acknowledged
     ends = {
-        (topic, partition): end
-        for topic in INBOUND_TOPICS.values()
-        for partition, end in asyncio.run(end_offsets(own_broker.kafka_bootstrap, topic)).items()
+        tp: end
+        for tp, end in asyncio.run(
+            end_offsets(own_broker.kafka_bootstrap, INBOUND_TOPICS.values())
+        ).items()
+        if end
     }
     assert ends and {tp: committed.get(tp) for tp in ends} == ends
-    # read once the worker has stopped: while it runs, its clock records never let it go quiet
     common = asyncio.run(read_topic(own_broker.kafka_bootstrap, DOSSIER_EVENTS))
     assert sorted(key_of(a) for a in alerts) == expected_keys()
     # the common dossier stream: Avro events of all four sources, keyed by their dossier

@@ -1,0 +1,365 @@
+"""A test kit for the hub: a Kafka broker of one's own, records in and out, workers as
+subprocesses, and the judge without Kafka. The project's tests, its bench (``python -m bench``)
+and ``motcua-hub demo`` use it; so may anyone testing code around the hub.
+
+    with LocalBroker() as kafka:  # free ports, a temp data dir, the hub's topics
+        asyncio.run(produce(kafka.bootstrap, [("agency.tax.status", None, raw)]))
+        env = worker_env(kafka.bootstrap, tmp / "worker", clock="event")
+        with running_worker(env, tmp / "worker.log"):
+            ...
+        alerts = asyncio.run(read_topic(kafka.bootstrap, ALERTS))
+
+Needs Java 17+ (and Maven once, for the jars) for the broker; nothing here needs pytest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord
+
+from hub import broker
+from hub.domain.calendar import TZ, WorkingCalendar
+from hub.domain.catalog import Catalog
+from hub.domain.engine import Engine
+from hub.settings import Settings
+from hub.stream.judge import Judge
+from hub.topics import create_topics
+
+Record = tuple[str, bytes | None, bytes]  # (topic, key, value)
+# faust logs this once the worker runs (its agents started, its partitions assigned)
+READY = "[^Worker]: Ready"
+WORKER_COMMAND = (sys.executable, "-c", "from hub.cli import main; main()", "worker",
+                  "--loglevel", "info")  # fmt: skip
+# large enough for the biggest raw message the hub accepts (max_message_bytes) and a batch
+PRODUCER_OPTIONS: dict[str, Any] = {
+    "acks": "all", "linger_ms": 10, "max_batch_size": 512 * 1024, "max_request_size": 4_000_000,
+}  # fmt: skip
+
+
+# --- a broker of one's own ---------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 right now (all sockets held until every port is picked, so the
+    ports differ)."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+
+
+def broker_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a local broker with its data in `data_dir`, on free ports."""
+    port, controller_port = free_ports(2)
+    fields: dict[str, Any] = {"data_dir": data_dir, "broker_port": port,
+                              "broker_controller_port": controller_port,
+                              "kafka_bootstrap": f"127.0.0.1:{port}"}  # fmt: skip
+    return Settings(**(fields | overrides))
+
+
+class LocalBroker:
+    """A single-node Kafka of its own (`hub.broker`) on free ports, its data in `data_dir` (a
+    temporary dir, removed on stop, when none is given); the hub's topics unless `topics` is
+    False. A context manager, or `start()` and `stop()`."""
+
+    def __init__(
+        self, data_dir: Path | None = None, *, topics: bool = True, **settings: Any
+    ) -> None:
+        self._temp: Path | None = None
+        if data_dir is None:
+            data_dir = self._temp = Path(tempfile.mkdtemp(prefix="motcua-broker-"))
+        self.settings = broker_settings(data_dir, **settings)
+        self.topics = topics
+
+    @property
+    def bootstrap(self) -> str:
+        return self.settings.kafka_bootstrap
+
+    def start(self) -> str:
+        broker.start(self.settings)
+        if self.topics:
+            asyncio.run(create_topics(self.settings))
+        return self.bootstrap
+
+    def stop(self) -> None:
+        try:
+            broker.stop(self.settings)
+        finally:
+            if self._temp is not None:
+                shutil.rmtree(self._temp, ignore_errors=True)
+
+    def env(self) -> dict[str, str]:
+        """MOTCUA_* variables that point a subprocess (the CLI, a worker) at this broker."""
+        return settings_env(
+            kafka_bootstrap=self.bootstrap,
+            data_dir=self.settings.data_dir,
+            broker_port=self.settings.broker_port,
+            broker_controller_port=self.settings.broker_controller_port,
+        )
+
+    def __enter__(self) -> LocalBroker:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def settings_env(**fields: object) -> dict[str, str]:
+    """Settings fields as the MOTCUA_* variables a subprocess reads (clock="event" ->
+    MOTCUA_CLOCK=event)."""
+
+    def text(value: object) -> str:
+        value = value.value if isinstance(value, Enum) else value
+        return value.isoformat() if isinstance(value, date) else str(value)
+
+    return {f"MOTCUA_{name.upper()}": text(value) for name, value in fields.items()}
+
+
+def worker_env(bootstrap: str, data_dir: Path, **fields: object) -> dict[str, str]:
+    """MOTCUA_* variables for a worker: its broker, its own data dir, a free web port unless
+    `web_port` is given, and any other setting by its field name."""
+    return settings_env(
+        **{"kafka_bootstrap": bootstrap, "data_dir": data_dir, "web_port": free_ports(1)[0]}
+        | fields
+    )
+
+
+# --- records in and out ------------------------------------------------------------------
+
+
+async def produce(bootstrap: str, records: Iterable[Record], **options: Any) -> int:
+    """Send `records` in their order, each acknowledged before this returns; how many.
+    `options` override PRODUCER_OPTIONS."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **(PRODUCER_OPTIONS | options))
+    await producer.start()
+    count = 0
+    try:
+        pending = []
+        for topic, key, value in records:
+            pending.append(await producer.send(topic, value, key=key))
+            count += 1
+            if len(pending) >= 5000:  # bounds the futures held, not the batching
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def partitions(bootstrap: str, topics: Iterable[str]) -> list[TopicPartition]:
+    """The partitions of `topics` (those that exist), as the broker has them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return sorted(
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if not t["error_code"]
+        for p in t["partitions"]
+    )
+
+
+async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The next offset of each partition of `topics`: where a later reader starts."""
+    parts = await partitions(bootstrap, topics)
+    if not parts:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(parts))
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    """What consumer group `group` has committed, per partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items()}
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    start: Mapping[TopicPartition, int] | None = None,
+    limit_s: float = 60.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic` from `start` (default: the beginning) to the end the topic had
+    when called; what was read by then if `limit_s` passes first."""
+    parts = await partitions(bootstrap, [topic])
+    if not parts:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")  # fmt: skip
+    await consumer.start()
+    out: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        consumer.assign(parts)
+        firsts = await consumer.beginning_offsets(parts)
+        ends = await consumer.end_offsets(parts)
+        todo = {}
+        for tp in parts:
+            first = max(firsts[tp], (start or {}).get(tp, 0))
+            if first < ends[tp]:
+                consumer.seek(tp, first)
+                todo[tp] = ends[tp]
+        deadline = time.monotonic() + limit_s
+        while todo and time.monotonic() < deadline:
+            batch = await consumer.getmany(*todo, timeout_ms=1000, max_records=5000)
+            for tp, records in batch.items():
+                out.extend(r for r in records if r.offset < ends[tp])
+            for tp in list(todo):
+                if await consumer.position(tp) >= todo[tp]:
+                    del todo[tp]
+        return out
+    finally:
+        await consumer.stop()
+
+
+# --- workers and other subprocesses ------------------------------------------------------
+
+
+class ProcessError(RuntimeError):
+    """A subprocess exited or did not log what was awaited."""
+
+
+@dataclass
+class Process:
+    """A subprocess writing to a log file (see `start_process`, `start_worker`)."""
+
+    popen: subprocess.Popen[bytes]
+    log: Path
+    pid: int  # the Python process: a wrapper's (py-spy's) child, else popen.pid
+    own_session: bool = False
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    def logged(self, text: str) -> bool:
+        return text in self.log.read_text(errors="replace")
+
+    def wait_log(self, text: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.logged(text):
+            if self.popen.poll() is not None:
+                raise ProcessError(f"exited with {self.popen.returncode}: {self.tail()}")
+            if time.monotonic() > deadline:
+                raise ProcessError(f"no {text!r} in {timeout:.0f} s: {self.tail()}")
+            time.sleep(0.3)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        self.wait_log(READY, timeout)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> bool:
+        """Signal it and wait; SIGKILL (its whole session, if it has its own) after `timeout`.
+        False if it had to be killed."""
+        if self.popen.poll() is not None:
+            return True
+        self.popen.send_signal(sig)
+        try:
+            self.popen.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                if self.own_session:
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                else:
+                    self.popen.kill()
+            self.popen.wait(10)
+            return False
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_process(
+    command: Sequence[str], env: Mapping[str, str], log: Path, *, own_session: bool = False
+) -> Process:
+    """Run `command` with os.environ and `env`, its output in `log`. With `own_session` a
+    terminal's Ctrl-C does not reach it, so it is made to die with this process (Linux)."""
+    with log.open("wb") as out:
+        popen = subprocess.Popen(
+            list(command),
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=own_session,
+            preexec_fn=_die_with_parent if own_session else None,
+        )
+    return Process(popen, log, popen.pid, own_session)
+
+
+def start_worker(env: Mapping[str, str], log: Path, *, own_session: bool = False) -> Process:
+    """A `motcua-hub worker` (see `worker_env`); `wait_ready()` before feeding it."""
+    return start_process(WORKER_COMMAND, env, log, own_session=own_session)
+
+
+@contextlib.contextmanager
+def running_worker(env: Mapping[str, str], log: Path) -> Iterator[Process]:
+    worker = start_worker(env, log)
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+# --- the judge without Kafka -------------------------------------------------------------
+
+
+def dict_judge(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    table: dict[bytes, bytes] | None = None,
+    engine: Engine | None = None,
+) -> Judge:
+    """The judge (stage 2) on a plain dict for its table: call its `on_event` and `on_clock` as
+    the worker does. Its engine comes from the settings' catalogue and calendar unless given."""
+    cfg = settings or Settings()
+    if engine is None:
+        calendar = WorkingCalendar.from_file(cfg.calendar_file)
+        engine = Engine(calendar, Catalog.from_file(cfg.catalog_file), cfg.grace_working_days)
+    return Judge(
+        settings=cfg,
+        engine=engine,
+        clock=clock or (lambda: datetime.now(TZ)),
+        table={} if table is None else table,
+    )
