@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +34,7 @@ from hub.domain.calendar import TZ, WorkingCalendar
 from hub.errors import StopError
 from hub.settings import ClockMode, Settings
 from hub.stream.clock import WarpedClock
+from hub.testing import READY, Process, start_worker, worker_env
 
 DEMO_MARK = "demo-owned"  # in <data_dir>/kafka: the broker's data is the demo's to wipe
 BOOT_S = 12.0  # wall seconds the worker gets to start before simulated time reaches the origin
@@ -45,7 +42,6 @@ ORIGIN_TIME = dtime(6, 0)  # simulated time at BOOT_S: the offices open at 07:30
 LATENESS_WALL_S = 2.0  # allowed lateness, in wall seconds (transport and processing delays)
 WORKER_STOP_S = 30.0
 PROGRESS_EVERY_S = 10.0
-WORKER_CMD = ("-c", "from hub.cli import main; main()", "worker", "--loglevel", "info")
 
 
 class DemoError(StopError):
@@ -58,11 +54,6 @@ class Progress:
     raised: Counter[str] = field(default_factory=Counter)
     resolved: int = 0
     example: str | None = None  # a dossier with a PROCESSING_LATE alert, to look up
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _fresh_broker_data(cfg: Settings, say: Any) -> bool:
@@ -109,7 +100,7 @@ class Demo:
         self.seed = seed
         self.seconds = seconds
         self.progress = Progress()
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker: Process | None = None
         self.run_dir = (cfg.data_dir / "demo").resolve()
         self.worker_log = self.run_dir / "worker.log"
         self.broker_was_running = False
@@ -190,9 +181,9 @@ class Demo:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if self.worker is not None and self.worker.poll() is not None:
+        if self.worker is not None and self.worker.popen.poll() is not None:
             raise DemoError(
-                f"the worker exited with code {self.worker.returncode}; {self.worker_log}:\n"
+                f"the worker exited with code {self.worker.popen.returncode}; {self.worker_log}:\n"
                 f"{_tail(self.worker_log)}"
             )
 
@@ -203,39 +194,29 @@ class Demo:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         from hub.simulate.cli import DEFAULT_SECURITY_CODE
 
-        env = {
-            **os.environ,
-            "MOTCUA_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
-            "MOTCUA_DATA_DIR": str(cfg.data_dir.resolve()),
-            "MOTCUA_CLOCK": ClockMode.WALL.value,
-            "MOTCUA_CLOCK_SPEED": repr(self.speed),
-            "MOTCUA_CLOCK_ORIGIN": origin.isoformat(),
-            "MOTCUA_CLOCK_ORIGIN_AT": origin_at.isoformat(),
-            "MOTCUA_ALLOWED_LATENESS_S": repr(lateness),
-            "MOTCUA_LAND_SECURITY_CODE": cfg.land_security_code or DEFAULT_SECURITY_CODE,
-            "MOTCUA_WEB_PORT": str(cfg.web_port),
-            "MOTCUA_WEB_HOST": cfg.web_host,
-        }
-        with self.worker_log.open("wb") as log:
-            self.worker = subprocess.Popen(
-                [sys.executable, *WORKER_CMD],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # the terminal's Ctrl-C reaches the demo only
-                preexec_fn=_die_with_parent,
-            )
+        env = worker_env(
+            cfg.kafka_bootstrap,
+            cfg.data_dir.resolve(),
+            clock=ClockMode.WALL,
+            clock_speed=repr(self.speed),
+            clock_origin=origin,
+            clock_origin_at=origin_at,
+            allowed_lateness_s=repr(lateness),
+            land_security_code=cfg.land_security_code or DEFAULT_SECURITY_CODE,
+            web_port=cfg.web_port,
+            web_host=cfg.web_host,
+        )
+        # its own session: the terminal's Ctrl-C reaches the demo only, which stops it in order
+        self.worker = start_worker(env, self.worker_log, own_session=True)
         _say(f"worker started (pid {self.worker.pid}), log in {self.worker_log}")
 
     async def _worker_ready(self, stop: asyncio.Event, timeout: float = 120.0) -> bool:
         deadline = time.monotonic() + timeout
         assert self.worker is not None
         while not stop.is_set():
-            if self.worker.poll() is not None:
+            if self.worker.popen.poll() is not None:
                 return False  # reported by _run
-            text = self.worker_log.read_text(errors="replace")
-            if "[^Worker]: Ready" in text and await _answers(self.cfg.web_host, self.cfg.web_port):
+            if self.worker.logged(READY) and await _answers(self.cfg.web_host, self.cfg.web_port):
                 return True
             if time.monotonic() > deadline:
                 raise DemoError(
@@ -248,23 +229,16 @@ class Demo:
 
     async def _watch_worker(self, stop: asyncio.Event) -> None:
         assert self.worker is not None
-        while self.worker.poll() is None:
+        while self.worker.popen.poll() is None:
             await asyncio.sleep(0.5)
         stop.set()
 
     def _stop_worker(self) -> None:
-        proc = self.worker
-        if proc is None or proc.poll() is not None:
+        if self.worker is None or self.worker.popen.poll() is not None:
             return
         _say("stopping the worker")
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(WORKER_STOP_S)
-        except subprocess.TimeoutExpired:
-            _say(f"the worker did not stop in {WORKER_STOP_S:.0f} s: killing it")
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        if not self.worker.stop(signal.SIGTERM, WORKER_STOP_S):
+            _say(f"the worker did not stop in {WORKER_STOP_S:.0f} s: killed it")
 
     # -- the simulator and what it causes ------------------------------------------------------
 
