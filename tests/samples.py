@@ -1,4 +1,4 @@
-"""The contract's sample feed (a copy in tests/contract_samples/), in the order its schedule gives."""
+"""The contract's sample feed (copied into tests/contract_samples/), in its schedule's order."""
 
 from __future__ import annotations
 

@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ConfigDict, TypeAdapter
+
 from hub.domain.alerts import AlertState, AlertType
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.dossier import DossierFacts, _merge
@@ -143,30 +145,26 @@ class Summary:
 
     @classmethod
     def loads(cls, data: bytes) -> Summary:
-        raw: dict[str, Any] = json.loads(data)
-        return cls(
-            code=raw["code"],
-            unit=raw["unit"],
-            unit_name=raw.get("unit_name"),
-            procedure=raw.get("procedure"),
-            procedure_name=raw.get("procedure_name"),
-            in_catalog=bool(raw.get("in_catalog")),
-            channel=raw.get("channel"),
-            received=raw.get("received"),
-            closed=(raw["closed"][0], bool(raw["closed"][1])) if raw.get("closed") else None,
-            due=[(a, b) for a, b in raw.get("due", [])],
-            paused=[(a, b) for a, b in raw.get("paused", [])],
-            supplements=list(raw.get("supplements", [])),
-            apologies=list(raw.get("apologies", [])),
-            alerts=[(k, r, s) for k, r, s in raw.get("alerts", [])],
-            holder=_pair(raw.get("holder")),
-            holder_since=raw.get("holder_since"),
-        )
+        """Strict: a value of the wrong shape or type, or a time out of range, is a ValueError
+        (the summary topic is read by every worker; one bad record must not reach the views)."""
+        summary = _SUMMARY.validate_json(data)
+        times = [summary.received, summary.holder_since, *summary.supplements, *summary.apologies]
+        times += [t for pair in summary.due for t in pair]
+        times += [t for pair in summary.paused for t in pair]
+        times += [t for _, r, s in summary.alerts for t in (r, s)]
+        if summary.closed is not None:
+            times.append(summary.closed[0])
+        if any(t is not None and not 0 <= t <= MAX_MS for t in times):
+            raise ValueError(f"a time out of range in the summary of {summary.code[:60]!r}")
+        if any(kind not in _ALERT_TYPES for kind, _, _ in summary.alerts):
+            raise ValueError(f"an unknown alert type in the summary of {summary.code[:60]!r}")
+        return summary
 
 
-def _pair(value: Any) -> tuple[str | None, str | None]:
-    unit, officer = value if value else (None, None)
-    return unit, officer
+Summary.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
+_SUMMARY = TypeAdapter(Summary)
+_ALERT_TYPES = frozenset(t.value for t in AlertType)
+MAX_MS = 7_258_118_400_000  # 2200-01-01: no dossier time lies beyond it
 
 
 def summarize(facts: DossierFacts, calendar: WorkingCalendar, grace_working_days: int) -> Summary:

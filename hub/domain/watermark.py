@@ -19,6 +19,7 @@ class Mark:
     high_ms: int | None  # highest event time read on the partition; None: no valid message yet
     idle: bool
     waiting: bool = False  # no valid message yet, but a backlog not read yet
+    seen_ms: int | None = None  # wall time of the last report (None: not known)
 
 
 @dataclass
@@ -28,12 +29,28 @@ class Watermark:
     marks: dict[str, Mark] = field(default_factory=dict)
     expected: int = 0  # how many inbound partitions there are, as the workers see it
 
-    def merge(self, key: str, high_ms: int | None, idle: bool, waiting: bool = False) -> None:
+    def merge(
+        self,
+        key: str,
+        high_ms: int | None,
+        idle: bool,
+        waiting: bool = False,
+        seen_ms: int | None = None,
+    ) -> None:
         # highs only grow: a worker that just took a partition over may not have read it yet
         old = self.marks.get(key)
         if old is not None and old.high_ms is not None:
             high_ms = old.high_ms if high_ms is None else max(old.high_ms, high_ms)
-        self.marks[key] = Mark(high_ms, idle, waiting and high_ms is None)
+        self.marks[key] = Mark(high_ms, idle, waiting and high_ms is None, seen_ms)
+
+    def forget_stale(self, now_ms: int, max_age_ms: int) -> None:
+        """Drop the marks nobody has reported for `max_age_ms`: a partition with no reader
+        then counts as unreported (the watermark holds until it is reported again), and a mark
+        that no worker reports (a stray record's invention) cannot hold the watermark for good."""
+        for key in [k for k, m in self.marks.items() if m.seen_ms is not None]:
+            seen = self.marks[key].seen_ms
+            if seen is not None and now_ms - seen > max_age_ms:
+                del self.marks[key]
 
     def value_ms(self) -> int | None:
         """Min over non-idle partitions that delivered; all idle: the max anywhere; None while
@@ -48,11 +65,19 @@ class Watermark:
         active = [m.high_ms for m in self.marks.values() if not m.idle and m.high_ms is not None]
         return min(active) if active else max(seen)
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "expected": self.expected,
-            "marks": {k: [m.high_ms, m.idle, m.waiting] for k, m in self.marks.items()},
-        }
+    def to_json(self, with_seen: bool = True) -> dict[str, object]:
+        def mark(m: Mark) -> list[int | bool | None]:
+            return (
+                [m.high_ms, m.idle, m.waiting, m.seen_ms]
+                if with_seen
+                else [
+                    m.high_ms,
+                    m.idle,
+                    m.waiting,
+                ]
+            )
+
+        return {"expected": self.expected, "marks": {k: mark(m) for k, m in self.marks.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Watermark:
@@ -62,7 +87,9 @@ class Watermark:
         marks = data.get("marks", {})
         if isinstance(marks, dict):
             for k, values in marks.items():
-                wm.merge(str(k), *parse_mark(values))
+                seen = values[3] if isinstance(values, list) and len(values) > 3 else None
+                seen_ms = seen if isinstance(seen, int) and not isinstance(seen, bool) else None
+                wm.merge(str(k), *parse_mark(values), seen_ms=seen_ms)
         return wm
 
 

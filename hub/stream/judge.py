@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import re
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
@@ -53,6 +54,10 @@ from hub.stream.state import DossierState, StateCache, from_ms, peek, to_ms
 
 log = logging.getLogger(__name__)
 _DAY_MS = 86_400_000
+_MARK_SLACK_MS = 300_000  # clock skew between workers
+_MAX_INBOUND_PARTITIONS = 100_000
+# "<topic>:<partition>", a Kafka topic name; a key no worker reports again is forgotten
+_INBOUND_MARK = re.compile(r"[A-Za-z0-9._-]{1,249}:\d{1,5}")
 
 
 @dataclass
@@ -96,13 +101,23 @@ class Judge:
     def on_clock(self, partition: int, payload: bytes) -> list[Alert]:
         record = parse_clock(payload)
         if self.settings.clock is ClockMode.EVENT:
+            wall = to_ms(self.clock())
+            # No valid event lies beyond wall + the lead the intake accepts (BAD_TIME past it),
+            # so no honest mark does: a later one is a stray record's and would move the
+            # watermark for good (highs only grow).
+            limit = wall + int(self.settings.max_event_lead_s * 1000) + _MARK_SLACK_MS
             wm = self._watermark(partition)
-            before = wm.to_json()
-            if record.expect > wm.expected:
-                wm.expected = record.expect
+            before = wm.to_json(with_seen=False)
+            if 0 < record.expect <= _MAX_INBOUND_PARTITIONS:
+                wm.expected = record.expect  # the latest count, so a stray one cannot freeze it
             for key, values in record.marks.items():
-                wm.merge(key, *parse_mark(values))
-            if wm.to_json() != before:
+                high, idle, waiting = parse_mark(values)
+                if not _INBOUND_MARK.fullmatch(key) or (high is not None and high > limit):
+                    self.metrics.skipped.labels("hub.dossier.events:clock").inc()
+                    continue
+                wm.merge(key, high, idle, waiting, seen_ms=wall)
+            wm.forget_stale(wall, self._stale_ms)
+            if wm.to_json(with_seen=False) != before:
                 self._write(clock_key(partition), json.dumps(wm.to_json()).encode(), partition)
             value = wm.value_ms()
             if value is not None and value > self._now.get(partition, value - 1):
@@ -112,6 +127,10 @@ class Judge:
             return []
         self.metrics.watermark.set(now / 1000)
         return self._wake_due(partition, now)
+
+    @property
+    def _stale_ms(self) -> int:
+        return int(max(10 * self.settings.idle_timeout_s, 60.0) * 1000)
 
     # -- the deadline index ------------------------------------------------------------------
     def forget_partitions(self) -> None:

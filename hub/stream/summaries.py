@@ -159,7 +159,10 @@ class SummaryStore:
             self.summaries.pop(code, None)
             self.partition_of.pop(code, None)
             return
-        self.summaries[code] = Summary.loads(value)
+        summary = Summary.loads(value)
+        if summary.code != code:
+            raise ProtocolError(f"a summary of {summary.code[:60]!r} under the key {code[:60]!r}")
+        self.summaries[code] = summary
         self.partition_of[code] = partition
 
     async def _open(self) -> AIOKafkaConsumer:
