@@ -70,6 +70,11 @@ class HubMetrics:
             "Dossiers known only from tax events (kept until another system reports them)",
             registry=r,
         )
+        self.judge_failures = Counter(
+            "motcua_judge_failures",
+            "Dossiers whose judging failed (a bug): left as they were, the record dead-lettered",
+            registry=r,
+        )
         self.skipped = Counter(
             "motcua_internal_records_skipped",
             "Records on the hub's own topics that did not follow its protocol, skipped",

@@ -25,9 +25,8 @@ from hub.domain.calendar import WorkingCalendar
 from hub.domain.engine import Engine
 from hub.metrics import HubMetrics
 from hub.protocol import (
-    KIND_CLAIM,
     KIND_CLOCK,
-    KIND_WITHDRAW,
+    KIND_EVENT,
     DeadLetterInfo,
     dead_letter_headers,
     entered_at,
@@ -216,20 +215,15 @@ class StreamApp:
                 msg = event.message
                 try:
                     kind = kind_of(msg.headers)
-                    if kind == KIND_CLOCK:
-                        alerts += self.judge.on_clock(msg.partition, msg.value)
-                    elif kind == KIND_CLAIM:
-                        alerts += self.judge.on_claim(msg.partition, msg.key, msg.value)
-                    elif kind == KIND_WITHDRAW:
-                        alerts += self.judge.on_withdraw(msg.partition, msg.key, msg.value)
-                    else:
-                        found = self.judge.on_event(msg.partition, msg.key, msg.value)
-                        if found and (stamp := entered_at(msg.headers)) is not None:
-                            entered.append(stamp)
-                        alerts += found
+                    found = self.judge.handle(kind, msg.partition, msg.key, msg.value)
                 except Exception as exc:  # a bug on one dossier must not stop the others
                     log.exception("judging %r failed", msg.key)
+                    self.metrics.judge_failures.inc()
                     failed.append((msg, exc))
+                    continue
+                if found and kind == KIND_EVENT and (stamp := entered_at(msg.headers)):
+                    entered.append(stamp)
+                alerts += found
             self.judge.flush()
             sent: list[Awaitable[Any]] = []
             for alert in alerts:

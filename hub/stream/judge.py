@@ -27,7 +27,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hub.codec import decode_event
 from hub.domain.alerts import Alert
@@ -38,8 +38,10 @@ from hub.domain.watermark import Watermark, parse_mark
 from hub.metrics import HubMetrics
 from hub.protocol import (
     KIND_CLAIM,
+    KIND_CLOCK,
     KIND_EVENT,
     KIND_WITHDRAW,
+    ProtocolError,
     clock_key,
     encode_claim,
     encode_withdraw,
@@ -53,6 +55,7 @@ from hub.stream.clock import Clock
 from hub.stream.state import DossierState, StateCache, from_ms, peek, to_ms
 
 log = logging.getLogger(__name__)
+_ABSENT = object()
 _DAY_MS = 86_400_000
 _MARK_SLACK_MS = 300_000  # clock skew between workers
 _MAX_INBOUND_PARTITIONS = 100_000
@@ -92,7 +95,11 @@ class Judge:
         wm = self._marks.get(partition)
         if wm is None:
             stored = self.table.get(clock_key(partition))
-            wm = Watermark.from_json(json.loads(stored)) if stored else Watermark()
+            try:
+                wm = Watermark.from_json(json.loads(stored)) if stored else Watermark()
+            except Exception:  # a stray changelog record: the marks are reported again
+                self._unreadable(clock_key(partition))
+                wm = Watermark()
             self._marks[partition] = wm
             if (value := wm.value_ms()) is not None:
                 self._now[partition] = value
@@ -147,7 +154,13 @@ class Judge:
             # one pass over the table for every partition, reading only each value's prefix
             for key, value in self.table.items():
                 if not is_internal_key(key):
-                    p, wake = peek(value)
+                    try:
+                        p, wake = peek(value)
+                    except (
+                        Exception
+                    ):  # a stray changelog record: judged afresh when it is next read
+                        self._unreadable(key)
+                        continue
                     if wake is not None:
                         self._heaps.setdefault(p, []).append((wake, key))
             for heap in self._heaps.values():
@@ -160,10 +173,18 @@ class Judge:
         alerts: list[Alert] = []
         while heap and heap[0][0] <= now:
             wake, key = heapq.heappop(heap)
-            state = self._load(key, partition)
-            if state is None or state.next_wake_ms != wake:
-                continue  # superseded by a later evaluation
-            alerts += self._evaluate(key, state, now)
+
+            def wake_one(key: bytes = key, wake: int = wake) -> list[Alert]:
+                state = self._load_for_update(key, partition)
+                if state is None or state.next_wake_ms != wake:
+                    return []  # superseded by a later evaluation
+                return self._evaluate(key, state, now)
+
+            try:
+                alerts += self._isolated(key, wake_one)
+            except Exception:  # one dossier's failure must not stop the others' deadlines
+                log.exception("judging %r at its deadline failed; left as it was", key)
+                self.metrics.judge_failures.inc()
         return alerts
 
     # -- dossiers ----------------------------------------------------------------------------
@@ -177,6 +198,10 @@ class Judge:
 
     def _save(self, key: bytes, state: DossierState | None, partition: int) -> None:
         """Written at the next `flush` (once per dossier per batch), or at once without a writer."""
+        if state is None:
+            self.cache.drop(key)
+        else:
+            self.cache.put(key, state)  # the copy judged is now the dossier's state
         self._dirty[key] = state
         self._dirty_partition[key] = partition
         if self.writer is None:
@@ -197,13 +222,67 @@ class Judge:
             stored = self.table.get(key)
             if stored is None:
                 return None
-            state = DossierState.loads(stored)
+            try:
+                state = DossierState.loads(stored)
+            except Exception:  # a stray changelog record: the dossier starts afresh
+                self._unreadable(key)
+                return None
             self.cache.put(key, state)
         return state
 
+    def _load_for_update(self, key: bytes, partition: int) -> DossierState | None:
+        """A copy to change: the loaded state stays as it was until the change succeeds."""
+        state = self._load(key, partition)
+        return None if state is None else _copy(state)
+
+    def _unreadable(self, key: bytes) -> None:
+        log.error("unreadable stored state for %r: skipped", key[:80])
+        self.metrics.skipped.labels("changelog").inc()
+
+    # -- isolation -----------------------------------------------------------------------------
+    def handle(
+        self, kind: bytes, partition: int, key: bytes | None, value: bytes | None
+    ) -> list[Alert]:
+        """One record of hub.dossier.events. If judging it fails, the dossier's stored and
+        cached state, the outbox and the index are left as they were, and the error is raised
+        for the caller to dead-letter the record (INTERNAL)."""
+        if value is None:
+            raise ProtocolError("a record without a value")
+        if kind == KIND_CLOCK:
+            return self.on_clock(partition, value)
+        if not key:
+            raise ProtocolError("a dossier record without a key")
+        handler = {KIND_CLAIM: self.on_claim, KIND_WITHDRAW: self.on_withdraw}.get(
+            kind, self.on_event
+        )
+        return self._isolated(key, lambda: handler(partition, key, value))
+
+    def _isolated(self, key: bytes, judge: Callable[[], list[Alert]]) -> list[Alert]:
+        cached = self.cache.get(key)
+        dirty = self._dirty.get(key, _ABSENT)
+        dirty_partition = self._dirty_partition.get(key)
+        outbox = len(self.outbox)
+        tax_only = key in self._tax_only
+        try:
+            return judge()
+        except Exception:
+            if cached is None:
+                self.cache.drop(key)
+            else:
+                self.cache.put(key, cached)
+            if dirty is _ABSENT:
+                self._dirty.pop(key, None)
+                self._dirty_partition.pop(key, None)
+            else:
+                self._dirty[key] = dirty  # type: ignore[assignment]
+                self._dirty_partition[key] = dirty_partition  # type: ignore[assignment]
+            del self.outbox[outbox:]
+            (self._tax_only.add if tax_only else self._tax_only.discard)(key)
+            raise
+
     def on_event(self, partition: int, key: bytes, blob: bytes) -> list[Alert]:
         ev = decode_event(blob)
-        state = self._load(key, partition) or DossierState(partition)
+        state = self._load_for_update(key, partition) or DossierState(partition)
         if state.has(ev):
             self.metrics.duplicates.labels(ev.source.value).inc()
             return []
@@ -239,7 +318,7 @@ class Judge:
     def on_claim(self, partition: int, key: bytes, payload: bytes) -> list[Alert]:
         """A one-stop code claims this `<source>:<id>` dossier."""
         code = parse_claim(payload)
-        state = self._load(key, partition) or DossierState(partition)
+        state = self._load_for_update(key, partition) or DossierState(partition)
         if state.owner is not None and state.owner <= code:
             return []
         previous, state.owner = state.owner, code
@@ -253,7 +332,7 @@ class Judge:
 
     def on_withdraw(self, partition: int, key: bytes, payload: bytes) -> list[Alert]:
         """Events that a smaller code claimed away from this dossier."""
-        state = self._load(key, partition)
+        state = self._load_for_update(key, partition)
         if state is None:
             return []
         state.remove(parse_withdraw(payload))
@@ -305,3 +384,15 @@ class Judge:
         self._tax_only.discard(key)
         self._save(key, None, partition)
         self.metrics.expired.inc()
+
+
+def _copy(state: DossierState) -> DossierState:
+    """As deep as judging changes it: the lists, the emitted alerts (changed in place)."""
+    return DossierState(
+        partition=state.partition,
+        blobs=list(state.blobs),
+        events=list(state.events),
+        emitted={aid: replace(e) for aid, e in state.emitted.items()},
+        next_wake_ms=state.next_wake_ms,
+        owner=state.owner,
+    )
