@@ -41,7 +41,10 @@ from hub.stream.summaries import SummaryStore
 from hub.web.trace import build_trace, iso
 
 log = logging.getLogger(__name__)
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=TZ)
+# dates a request may name: a period outside them is a mistake, and walking the working-day
+# calendar up to year 9999 costs seconds and hundreds of MB
+EARLIEST = datetime(1900, 1, 1, tzinfo=TZ)
+LATEST = datetime(2200, 1, 1, tzinfo=TZ)
 
 
 class BadRequest(ValueError):
@@ -49,15 +52,20 @@ class BadRequest(ValueError):
 
 
 def _instant(text: str, end: bool) -> datetime:
+    """A date (the whole day: its start, or the next day's start for an end) or an instant."""
+    day = len(text) == 10
     try:
-        if len(text) == 10:
+        if day:
             d = date.fromisoformat(text)
-            start = datetime(d.year, d.month, d.day, tzinfo=TZ)
-            return start + timedelta(days=1) if end else start
-        t = datetime.fromisoformat(text)
+            t = datetime(d.year, d.month, d.day, tzinfo=TZ)
+        else:
+            t = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise BadRequest(f"not a date or ISO instant: {text!r}") from exc
-    return t if t.tzinfo else t.replace(tzinfo=TZ)
+        raise BadRequest(f"not a date or ISO instant: {text[:40]!r}") from exc
+    t = t if t.tzinfo else t.replace(tzinfo=TZ)
+    if not EARLIEST <= t < LATEST:
+        raise BadRequest(f"{text[:40]!r} is out of range (years 1900 to 2199)")
+    return t + timedelta(days=1) if day and end else t
 
 
 def period_bounds(
@@ -158,10 +166,11 @@ def install(app: faust.App, ctx: WebContext) -> None:
             return self.json({"error": str(exc)}, status=400)
         summaries = list(store.summaries.values())
         rows = unit_stats(summaries, start, end, now, by_procedure=True, unit=unit)
-        t = ms(now) if now is not None else ms(FAR_FUTURE)
-        when = from_ms(t)
         late: list[dict[str, Any]] = []
-        for s in sorted(summaries, key=lambda s: s.code):
+        # before the first clock record there is no "now" to be late at: no late list yet
+        t = ms(now) if now is not None else 0
+        when = from_ms(t)
+        for s in sorted(summaries, key=lambda s: s.code) if now is not None else ():
             if s.unit != unit or not s.past_due(t):
                 continue
             due = s.due_at(t)
@@ -208,7 +217,7 @@ def install(app: faust.App, ctx: WebContext) -> None:
             state = DossierState.loads(stored)
             now_ms = ctx.judge.now_ms(state.partition)
             now = from_ms(now_ms) if now_ms is not None else as_of()
-            trace = build_trace(code, state.events, ctx.engine, now or FAR_FUTURE)
+            trace = build_trace(code, state.events, ctx.engine, now or ctx.clock())
             return self.json(trace, headers=headers())
 
     app.page("/api/dossiers/{code}")(DossierView)

@@ -139,3 +139,21 @@ def test_two_workers_count_apart() -> None:
     consumed = "motcua_messages_consumed_total"
     assert one.registry.get_sample_value(consumed, {"source": "tax"}) == 3
     assert two.registry.get_sample_value(consumed, {"source": "tax"}) is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"to": "9999-12-31"},
+        {"from": "0001-01-01"},
+        {"to": "9999-12-31T23:59:59"},
+        {"from": "2026-13-01"},
+        {"to": "x" * 10_000},
+    ],
+)
+def test_period_bounds_out_of_range_are_bad_requests(params: dict[str, str]) -> None:
+    from hub.web import BadRequest
+
+    with pytest.raises(BadRequest) as caught:
+        period_bounds(params, END_TIME)
+    assert len(str(caught.value)) < 200
