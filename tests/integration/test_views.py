@@ -110,6 +110,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "MOTCUA_IDLE_TIMEOUT_S": "3",
             "MOTCUA_LAND_SECURITY_CODE": SECURITY_CODE,
             "MOTCUA_GRACE_WORKING_DAYS": "1",
+            # the feed runs to 2026-12-06: replayed on any day, its event times are accepted
+            "MOTCUA_MAX_EVENT_LEAD_S": str(100 * 365 * 86_400),
         }
         for i, port in enumerate(free_ports(2)):
             log = base / f"worker{i}.log"
