@@ -2,7 +2,7 @@
 inbound topics, raw bytes, each message re-sent as is to one output topic.
 
     BENCH_BOOTSTRAP=127.0.0.1:9092 BENCH_OUT=bench.out BENCH_DATA=/tmp/x [BENCH_BATCH=500] \
-        python bench/faust_passthrough.py worker -l warning
+        python -m bench.faust_passthrough worker -l warning
 
 BENCH_BATCH > 0 takes batches (`take_events`, 50 ms) and awaits the sends once per batch.
 """
@@ -15,8 +15,9 @@ from typing import Any
 
 import faust
 
-INBOUND = ("agency.onestop.status", "agency.land.status", "agency.tax.status",
-           "agency.civil.status")  # fmt: skip
+from hub.topics import INBOUND_TOPICS
+
+INBOUND = tuple(INBOUND_TOPICS.values())
 
 app = faust.App(
     os.environ.get("BENCH_APP_ID", "bench-faust-passthrough"),

@@ -1,0 +1,176 @@
+"""The bench's report: a table of the figures against the targets, and the JSON of the whole
+run (bench/results/bench-<time>.json) with the git commit it measured."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+YEAR_DOSSIERS = 3_000_000
+YEAR_MESSAGES = 25_000_000
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def fmt(x: Any, spec: str = ",.0f") -> str:
+    if x is None or (isinstance(x, float) and x != x):
+        return "n/a"
+    return format(x, spec)
+
+
+def _throughput_rows(tp: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    a, f, h = tp["aiokafka"]["msg_s"], tp["faust"]["msg_s"], tp["hub"]["msg_s"]
+    rows = [
+        ("throughput: bare aiokafka pass-through", fmt(a) + " msg/s", "", ""),
+        (
+            "throughput: bare faust agent pass-through",
+            fmt(f) + " msg/s",
+            f"{f / a:.2f} x aiokafka",
+            "",
+        ),
+        (
+            "throughput: bare faust pass-through, batches of 500",
+            fmt(tp["faust_batched"]["msg_s"]) + " msg/s",
+            f"{tp['faust_batched']['msg_s'] / a:.2f} x aiokafka",
+            "",
+        ),
+        (
+            "throughput: hub worker (ingest+judge, event clock)",
+            fmt(h) + " msg/s",
+            f"{h / a:.2f} x aiokafka, {h / f:.2f} x faust",
+            "PASS" if h >= 7000 and h >= 0.5 * a else "MISS (>= 7000, >= 0.5 x aiokafka)",
+        ),
+        ("  of which ingest stage alone", fmt(tp["hub"]["ingest_msg_s"]) + " msg/s", "", ""),
+    ]
+    secs = tp["hub"]["seconds"]
+    by_msgs = YEAR_MESSAGES / tp["messages"]
+    by_dossiers = YEAR_DOSSIERS / tp["dossiers"]
+    amp = tp["hub"]["records_out_per_message"]
+    rows += [
+        ("  records written per inbound message",
+         f"{sum(amp.values()):.2f}",
+         ", ".join(f"{k} {v:.2f}" for k, v in amp.items()), ""),
+        (f"replay: {tp['dossiers']:,} dossiers / {tp['messages']:,} msgs "
+         f"(1/{by_msgs:.0f} of 25 M msgs)", f"{secs:,.0f} s",
+         f"worker cpu {tp['hub']['cpu_s']:,.0f} s", ""),
+        ("replay: province-year, 25 M msgs, EXTRAPOLATED",
+         f"{secs * by_msgs / 3600:,.1f} h", f"x{by_msgs:.0f}, one worker, linear", ""),
+        ("replay: province-year, 3 M dossiers, EXTRAPOLATED",
+         f"{secs * by_dossiers / 3600:,.1f} h",
+         f"x{by_dossiers:.0f} ({tp['messages'] * by_dossiers / 1e6:.0f} M msgs at the "
+         "simulator's ratio)", ""),
+        ("worker RSS after replay", f"{tp['hub']['rss_mb_end']:,.0f} MB",
+         f"peak {tp['hub']['rss_mb_peak']:,.0f} MB", ""),
+    ]  # fmt: skip
+    return rows
+
+
+def _latency_rows(lat: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    r = f"{lat['rate_achieved']:,.0f} msg/s"
+    return [
+        (f"latency produced->alert at {r}: p50", fmt(lat["p50_ms"], ",.1f") + " ms",
+         f"{lat['measured']:,} of {lat['alerts']:,} alerts measured", ""),
+        (f"latency produced->alert at {r}: p99", fmt(lat["p99_ms"], ",.1f") + " ms",
+         f"max {fmt(lat['max_ms'], ',.0f')} ms; drained {fmt(lat['drain_s_after_feed'], '.0f')}"
+         " s after the feed",
+         "PASS" if lat["p99_ms"] < 500 else "MISS (< 500 ms)"),
+        ("  hub histogram (ingest->alert sent) p50 / p99",
+         f"<= {lat['hub_histogram_p50_le_s']} s / <= {lat['hub_histogram_p99_le_s']} s",
+         f"worker cpu {100 * lat['worker_cpu_share']:.0f}% while fed", ""),
+        ("  of which intake (sent->event written) p50 / p99",
+         f"{fmt(lat['intake_p50_ms'], ',.0f')} / {fmt(lat['intake_p99_ms'], ',.0f')} ms",
+         "", ""),
+        ("  of which judge (event written->alert) p50 / p99",
+         f"{fmt(lat['judge_p50_ms'], ',.0f')} / {fmt(lat['judge_p99_ms'], ',.0f')} ms",
+         "", ""),
+    ]  # fmt: skip
+
+
+def _memory_rows(mem: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    ticks = []
+    for n, m in mem["by_n"].items():
+        rows.append(
+            (
+                f"memory per open dossier, N={int(n):,}",
+                f"{m['bytes_per_dossier_table_heap']:,.0f} B",
+                f"value {mem['value_bytes_mean']:,.0f} B mean",
+                "PASS" if m["bytes_per_dossier_table_heap"] < 2048 else "MISS (< 2 KB)",
+            )
+        )
+    for n, m in mem["by_n"].items():
+        ticks.append(m["tick_10_due_ms_median"])
+        rows.append(
+            (
+                f"tick waking 10 due, N={int(n):,} (empty tick)",
+                f"{m['tick_10_due_ms_median']:,.2f} ms",
+                f"({m['tick_empty_us_median']:,.1f} us); rebuild {m['heap_rebuild_s']:.1f} s",
+                "",
+            )
+        )
+    if ticks:
+        flat = max(ticks) / min(ticks) < 2.0
+        rows.append(
+            (
+                "tick cost flat as N grows",
+                f"x{max(ticks) / min(ticks):.2f}",
+                "max/min over N",
+                "PASS" if flat else "MISS",
+            )
+        )
+    return rows
+
+
+def report(res: dict[str, Any]) -> str:
+    """The table: measure, figure, comparison, target met or missed."""
+    rows: list[tuple[str, str, str, str]] = []
+    if res.get("throughput"):
+        rows += _throughput_rows(res["throughput"])
+    for lat in res.get("latency") or []:
+        rows += _latency_rows(lat)
+    if res.get("memory"):
+        rows += _memory_rows(res["memory"])
+    width = [max(len(r[i]) for r in rows) for i in range(4)] if rows else [0] * 4
+    lines = ["  ".join(c.ljust(width[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def git_state() -> str:
+    """The commit the workers run, and whether the work tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return head or "unknown"
+
+
+def write_results(results: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    return path
+
+
+def print_report(results: dict[str, Any], path: Path) -> None:
+    print(report(results))
+    prof = results.get("throughput", {}).get("hub", {}).get("profile")
+    if prof and "self_top" in prof:
+        print(f"\nhub worker profile ({prof['samples']} samples), self time:")
+        for name, share in prof["self_top"][:15]:
+            print(f"  {share:5.1f}%  {name}")
+    print(f"\n{results['seconds']:.0f} s in all at {results['git']}; results in {path}")

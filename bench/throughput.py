@@ -1,0 +1,205 @@
+"""Throughput, and the replay it implies.
+
+The simulated province-year at `--scale` (default 1/100 of its 25 M messages: ~30 000 dossiers,
+all four sources) is produced once to the inbound topics, then read by, one after another, a bare
+aiokafka consume->produce pass-through, a bare faust agent pass-through (per event, then in
+batches of 500) and one hub worker (event clock). Rate = inbound messages / (first output record
+-> last output record), by the output records' timestamps (CreateTime, stamped by each
+producer), so start-up is not counted. For the hub the first output is the first dossier event
+the intake emits and the last is the latest of the last event, alert and dossier summary.
+
+That hub run is the replay of the province-year at that scale: its time is extrapolated to the
+whole year (one worker, linearly; the report says so).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.kafka import (
+    Feed,
+    create_extra,
+    edge_timestamps,
+    produce_all,
+    run,
+    say,
+    topic_total,
+    wait_caught_up,
+)
+from bench.processes import (
+    cpu_seconds,
+    rss_mb,
+    scrape,
+    spawn,
+    stop,
+    summarize_profile,
+    worker_env,
+)
+from bench.report import RESULTS
+from hub.settings import Settings
+from hub.testing import WORKER_COMMAND, free_ports
+from hub.topics import ALERTS, DOSSIER_EVENTS, DOSSIER_SUMMARY, INBOUND_TOPICS
+
+PASSTHROUGH_TOPICS = [f"bench.passthrough.{x}" for x in ("aiokafka", "faust", "faust_batched")]
+
+
+async def aiokafka_passthrough(bootstrap: str, n: int, out_topic: str) -> dict[str, float]:
+    consumer = AIOKafkaConsumer(
+        *INBOUND_TOPICS.values(),
+        bootstrap_servers=bootstrap,
+        group_id="bench-aiokafka",
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+        max_partition_fetch_bytes=1 << 20,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=4_000_000
+    )
+    await consumer.start()
+    await producer.start()
+    count = 0
+    t0 = None
+    try:
+        while count < n:
+            batch = await consumer.getmany(timeout_ms=2000, max_records=2000)
+            for records in batch.values():
+                for r in records:
+                    if t0 is None:
+                        t0 = time.perf_counter()
+                    await producer.send(out_topic, r.value, key=r.key)
+                    count += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return {"inner_seconds": time.perf_counter() - (t0 or 0.0)}
+
+
+def rate_from_output(n: int, low: int | None, high: int | None) -> float:
+    if low is None or high is None or high <= low:
+        return float("nan")
+    return n / ((high - low) / 1000)
+
+
+def run_throughput(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict[str, Any]:
+    n = len(feed.records)
+    boot = cfg.kafka_bootstrap
+    out: dict[str, Any] = {"messages": n, "dossiers": feed.dossier_count}
+    say(f"producing {n} messages ({feed.dossier_count} dossiers) to the inbound topics")
+    out["produce_msg_s"] = run(produce_all(boot, feed.records))
+
+    # bare aiokafka
+    run(create_extra(boot, PASSTHROUGH_TOPICS))
+    say("bare aiokafka consume->produce pass-through")
+    started = time.perf_counter()
+    inner = run(aiokafka_passthrough(boot, n, PASSTHROUGH_TOPICS[0]))
+    low, high = run(edge_timestamps(boot, PASSTHROUGH_TOPICS[0]))
+    out["aiokafka"] = {
+        "msg_s": rate_from_output(n, low, high),
+        "wall_s": time.perf_counter() - started,
+        **inner,
+    }
+
+    # bare faust, one event at a time, then in batches as the hub takes them
+    variants = (("faust", 0, PASSTHROUGH_TOPICS[1]), ("faust_batched", 500, PASSTHROUGH_TOPICS[2]))
+    for name, batch, topic in variants:
+        say(f"bare faust agent pass-through ({'batches of 500' if batch else 'per event'})")
+        env = {
+            "BENCH_BOOTSTRAP": boot,
+            "BENCH_OUT": topic,
+            "BENCH_DATA": str(work / name),
+            "BENCH_BATCH": str(batch),
+            "BENCH_APP_ID": f"bench-{name}",
+        }
+        cmd = [sys.executable, "-m", "bench.faust_passthrough", "worker", "-l", "info"]
+        proc = spawn(cmd, env, work / f"{name}.log")
+        started = time.perf_counter()
+        try:
+            deadline = time.monotonic() + 600
+            while run(topic_total(boot, topic)) < n and time.monotonic() < deadline:
+                time.sleep(1.0)
+        finally:
+            stop(proc)
+        low, high = run(edge_timestamps(boot, topic))
+        out[name] = {
+            "msg_s": rate_from_output(n, low, high),
+            "wall_s": time.perf_counter() - started,
+        }
+
+    # the hub
+    say("the hub: one worker, event clock")
+    out["hub"] = run_hub_replay(cfg, feed, work, profile)
+    return out
+
+
+def is_event(r: Any) -> bool:
+    return dict(r.headers or ()).get("motcua.kind") == b"event"
+
+
+def _not_clock(r: Any) -> bool:
+    return not (r.key or b"").startswith(b"\x00clock/")
+
+
+def run_hub_replay(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict[str, Any]:
+    boot = cfg.kafka_bootstrap
+    n = len(feed.records)
+    web = free_ports(1)[0]
+    app_id = "bench-hub"
+    env = worker_env(cfg, work, app_id, web, clock="event", idle_timeout_s="10")
+    prof = RESULTS / "hub-profile.raw" if profile else None
+    proc = spawn(WORKER_COMMAND, env, work / "hub.log", prof)
+    started = time.perf_counter()
+    peak_rss = 0.0
+
+    def sample_rss() -> None:
+        nonlocal peak_rss
+        peak_rss = max(peak_rss, rss_mb(proc.pid))
+
+    try:
+        proc.wait_ready(180)
+        cpu0 = cpu_seconds(proc.pid)
+        waited = wait_caught_up(boot, app_id, 1500, every=2.0, on_poll=sample_rss)
+        if waited != waited:  # nan
+            raise RuntimeError("the hub did not finish in time")
+        done_at = time.perf_counter()
+        time.sleep(3.0)
+        cpu = cpu_seconds(proc.pid) - cpu0
+        metrics = scrape(web)
+        rss = rss_mb(proc.pid)
+    finally:
+        stop(proc)
+    first, last_event = run(edge_timestamps(boot, DOSSIER_EVENTS, is_event))
+    _, last_alert = run(edge_timestamps(boot, ALERTS))
+    _, last_summary = run(edge_timestamps(boot, DOSSIER_SUMMARY, _not_clock))
+    last = max(x for x in (last_alert, last_summary, last_event) if x is not None)
+    alerts = run(topic_total(boot, ALERTS))
+    events = run(topic_total(boot, DOSSIER_EVENTS))
+    summaries = run(topic_total(boot, DOSSIER_SUMMARY))
+    changelog = run(topic_total(boot, f"{app_id}-dossiers-changelog"))
+    dossiers = re.search(r"^motcua_dossiers(?:\{[^}]*\})? ([0-9.e+]+)$", metrics, re.M)
+    result: dict[str, Any] = {
+        "msg_s": rate_from_output(n, first, last),
+        "ingest_msg_s": rate_from_output(n, first, last_event),
+        "seconds": (last - first) / 1000 if first and last else None,
+        "wall_s_incl_start": done_at - started,
+        "cpu_s": cpu,
+        "alerts": alerts,
+        "records_out_per_message": {
+            "dossier_events_incl_clock": events / n,
+            "table_changelog": changelog / n,
+            "summaries": summaries / n,
+            "alerts": alerts / n,
+        },
+        "rss_mb_end": rss,
+        "rss_mb_peak": peak_rss,
+        "dossiers_in_table": float(dossiers.group(1)) if dossiers else None,
+    }
+    if prof is not None:
+        result["profile"] = summarize_profile(prof)
+    return result
