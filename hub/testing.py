@@ -45,6 +45,8 @@ from hub.stream.judge import Judge
 from hub.topics import create_topics
 
 Record = tuple[str, bytes | None, bytes]  # (topic, key, value)
+# (topic, key, value, headers, partition): any record, a stray one on an internal topic too
+RawRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]], int | None]
 # faust logs this once the worker runs (its agents started, its partitions assigned)
 READY = "[^Worker]: Ready"
 WORKER_COMMAND = (sys.executable, "-c", "from hub.cli import main; main()", "worker",
@@ -152,7 +154,7 @@ def worker_env(bootstrap: str, data_dir: Path, **fields: object) -> dict[str, st
 # --- records in and out ------------------------------------------------------------------
 
 
-async def produce(bootstrap: str, records: Iterable[Record], **options: Any) -> int:
+async def produce(bootstrap: str, records: Iterable[Record | RawRecord], **options: Any) -> int:
     """Send `records` in their order, each acknowledged before this returns; how many.
     `options` override PRODUCER_OPTIONS."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **(PRODUCER_OPTIONS | options))
@@ -160,8 +162,12 @@ async def produce(bootstrap: str, records: Iterable[Record], **options: Any) -> 
     count = 0
     try:
         pending = []
-        for topic, key, value in records:
-            pending.append(await producer.send(topic, value, key=key))
+        for record in records:
+            topic, key, value = record[0], record[1], record[2]
+            headers, partition = (record[3], record[4]) if len(record) == 5 else (None, None)
+            pending.append(
+                await producer.send(topic, value, key=key, headers=headers, partition=partition)
+            )
             count += 1
             if len(pending) >= 5000:  # bounds the futures held, not the batching
                 await asyncio.gather(*pending)

@@ -19,7 +19,7 @@ from typing import Any
 
 import faust
 
-from hub.codec import encode_alert
+from hub.codec import CodecError, encode_alert
 from hub.domain.alerts import Alert
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.engine import Engine
@@ -28,6 +28,7 @@ from hub.protocol import (
     KIND_CLOCK,
     KIND_EVENT,
     DeadLetterInfo,
+    ProtocolError,
     dead_letter_headers,
     entered_at,
     kind_headers,
@@ -216,6 +217,11 @@ class StreamApp:
                 try:
                     kind = kind_of(msg.headers)
                     found = self.judge.handle(kind, msg.partition, msg.key, msg.value)
+                except (ProtocolError, CodecError) as exc:  # a stray record: no bug of ours
+                    log.warning("dead-lettered a stray record %s[%d]@%d: %s",
+                                msg.topic, msg.partition, msg.offset, exc)  # fmt: skip
+                    failed.append((msg, exc))
+                    continue
                 except Exception as exc:  # a bug on one dossier must not stop the others
                     log.exception("judging %r failed", msg.key)
                     self.metrics.judge_failures.inc()

@@ -332,10 +332,11 @@ class Judge:
 
     def on_withdraw(self, partition: int, key: bytes, payload: bytes) -> list[Alert]:
         """Events that a smaller code claimed away from this dossier."""
+        withdrawn = parse_withdraw(payload)
         state = self._load_for_update(key, partition)
         if state is None:
             return []
-        state.remove(parse_withdraw(payload))
+        state.remove(withdrawn)
         return self._evaluate(key, state, self.now_ms(partition))
 
     def _expires_ms(self, closed_at_ms: int | None) -> int | None:

@@ -152,7 +152,12 @@ class SummaryStore:
         p = clock_partition(key)
         if p is not None:
             if value:
-                self.clocks[p] = max(self.clocks.get(p, 0), parse_summary_clock(value))
+                now = parse_summary_clock(value)
+                # no judge's "now" passes the latest event time the intake accepts
+                limit = self.clock().timestamp() + self.settings.max_event_lead_s + 300
+                if now > limit * 1000:
+                    raise ProtocolError(f"a clock on {DOSSIER_SUMMARY} ahead of the wall clock")
+                self.clocks[p] = max(self.clocks.get(p, 0), now)
             return
         code = key.decode()
         if value is None:  # tombstone
