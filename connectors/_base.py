@@ -39,7 +39,13 @@ class Calendar(Protocol):
 
 @dataclass(frozen=True)
 class Context:
-    """What a connector may know besides the bytes: provenance and the settings it enforces."""
+    """What a connector may know besides the bytes: provenance and the settings it enforces.
+
+    The bounds against a hostile or broken feed (docs/settings.md, "Bounds") default to the
+    settings' defaults. `now` is the intake's wall clock when it decoded the message: the times
+    an event keeps must lie in a window around it (`connectors._identity.make_event`); None (pure
+    tests, and replays of a feed whose times are not today's) checks no window.
+    """
 
     calendar: Calendar
     topic: str = ""
@@ -47,6 +53,11 @@ class Context:
     offset: int = 0
     max_message_bytes: int = 524288
     land_security_code: str | None = None
+    max_items: int = 1000  # items of one one-stop message (MOTCUA_MAX_ITEMS_PER_MESSAGE)
+    max_text_chars: int = 2000  # free text kept per field (MOTCUA_MAX_TEXT_CHARS)
+    now: datetime | None = None
+    max_event_age_days: float = 3650.0  # MOTCUA_MAX_EVENT_AGE_DAYS
+    max_event_lead_s: float = 86_400.0  # MOTCUA_MAX_EVENT_LEAD_S
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ the sha256 of a canonical form of every field the rules read: provenance (topic,
 offset, item index), the free-text `note`, `procedure_name` and the informational `new_due_at`
 never enter it, so a redelivered item keeps its id. Times enter as UTC instants, so one instant
 written with two offsets is one event.
+
+`make_event` is also the one place every event passes, so it holds the bounds that protect what
+comes after the connectors (docs/settings.md, "Bounds"): an id longer than any real one is
+`SCHEMA_ERROR`, free text is cut to `Context.max_text_chars`, and every time the event keeps must
+lie in a window around the intake's wall clock (`Context.now`), else `BAD_TIME`.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from connectors._base import Context, Decoded, Reason, Rejection
+from connectors._json import show
 from hub.domain.events import DossierEvent
 
 __all__ = ["Invalid", "digest", "guarded", "make_event", "reject"]
@@ -34,6 +40,26 @@ NOT_IDENTITY = frozenset(
     }
 )
 _DEFAULTS = {name: f.default for name, f in DossierEvent.model_fields.items()}
+
+# Ids and codes the rules match on are never cut (a cut id would quietly name another dossier or
+# notice): one longer than any real id is refused. Real ones are a few dozen characters.
+MAX_ID_CHARS = 200
+IDS = frozenset({"event_id", "dossier_code", "onestop_code", "sector_id", "notice_no"})
+# MaTTHC and KenhThucHien are descriptive: sources.md never rejects them, so an overlong one is
+# cut, to an id's length since they are codes. Every other text field of an event (notes, names,
+# units) is free text, cut to Context.max_text_chars: a feed's megabyte of text would otherwise
+# travel into every event, state and alert of its dossier.
+DESCRIPTIVE_CODES = frozenset({"procedure_code", "channel"})
+# The times an event keeps. Event times (the instants something happened) lie within
+# [now - age, now + lead]; the others (an appointment, a step deadline) may legitimately lie
+# ahead, but not beyond the age either way; an informational time out of it is dropped, since
+# sources.md never rejects those.
+EVENT_TIMES = frozenset(
+    {"event_time", "received_at", "refused_at", "finished_at", "returned_at", "apology_at"}
+)
+INFORMATIONAL_TIMES = frozenset({"new_due_at"})
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 class Invalid(Exception):
@@ -64,9 +90,65 @@ def digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode("ascii")).hexdigest()
 
 
+def _shift(now: datetime, seconds: float) -> datetime:
+    """`now` moved by `seconds`, held at the ends of the calendar (a huge setting must not
+    overflow: it only means no bound on that side)."""
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:
+        return _LATEST if seconds > 0 else _EARLIEST
+
+
+def _bounded(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` within the bounds: ids checked, text cut, times in the window (see above)."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if isinstance(value, str) and not isinstance(value, Enum):
+            if name in IDS:
+                if len(value) > MAX_ID_CHARS:
+                    raise Invalid(
+                        Reason.SCHEMA_ERROR,
+                        f"{name} {show(value)} has {len(value)} characters, more than an id's "
+                        f"{MAX_ID_CHARS}",
+                    )
+            else:
+                value = value[: MAX_ID_CHARS if name in DESCRIPTIVE_CODES else ctx.max_text_chars]
+        out[name] = value
+    if ctx.now is None:
+        return out
+    age = ctx.max_event_age_days * 86_400
+    earliest = _shift(ctx.now, -age)
+    latest_event = _shift(ctx.now, ctx.max_event_lead_s)
+    latest_other = _shift(ctx.now, max(age, ctx.max_event_lead_s))
+    for name, value in list(out.items()):
+        if not isinstance(value, datetime):
+            continue
+        latest = latest_event if name in EVENT_TIMES else latest_other
+        if earliest <= value <= latest:
+            continue
+        if name in INFORMATIONAL_TIMES:
+            del out[name]
+            continue
+        if value < earliest:
+            why = f"more than {ctx.max_event_age_days:g} days (MOTCUA_MAX_EVENT_AGE_DAYS) before"
+        elif name in EVENT_TIMES:
+            why = f"more than {ctx.max_event_lead_s:g} s (MOTCUA_MAX_EVENT_LEAD_S) after"
+        else:
+            why = f"more than {ctx.max_event_age_days:g} days (MOTCUA_MAX_EVENT_AGE_DAYS) after"
+        raise Invalid(
+            Reason.BAD_TIME,
+            f"{name} {value.isoformat()} is {why} the hub's clock, {ctx.now.isoformat()}",
+        )
+    return out
+
+
 def make_event(ctx: Context, item: int | None, fields: dict[str, Any]) -> DossierEvent:
-    """The event of `fields`, with provenance from `ctx`; `event_id` is digested when not given."""
-    fields = {k: v for k, v in fields.items() if v is not None}
+    """The event of `fields`, with provenance from `ctx`; `event_id` is digested when not given.
+
+    Raises `Invalid` (SCHEMA_ERROR, BAD_TIME) for fields outside the bounds; free text is cut
+    before the digest, so the id is that of what the event keeps.
+    """
+    fields = _bounded(ctx, {k: v for k, v in fields.items() if v is not None})
     if "event_id" not in fields:
         fields["event_id"] = digest(fields)
     return DossierEvent(

@@ -2,7 +2,8 @@
 
 Accepts the canonical wrapper, `session`/`madonvi` wrappers, a single `data` object (item 0) and
 bare lists (items classified by their fields). Each bad item is rejected with its index; the
-valid items of the same message still produce events.
+valid items of the same message still produce events. A message of more than `Context.max_items`
+items is rejected as a whole (`TOO_LARGE`).
 """
 
 from __future__ import annotations
@@ -192,13 +193,20 @@ def decode(raw: bytes, ctx: Context) -> Decoded:
     except BadJson as exc:
         raise Invalid(Reason.DECODE_ERROR, str(exc)) from None
     items, kind, first_sync = _unwrap(doc)
+    # Each bad item costs a dead letter of the whole message: a list of many small items would
+    # multiply the message (and stall the intake decoding them), so past the bound the message
+    # is refused as a whole, before any item is decoded.
+    if len(items) > ctx.max_items:
+        raise Invalid(
+            Reason.TOO_LARGE,
+            f"{len(items)} items > {ctx.max_items} (MOTCUA_MAX_ITEMS_PER_MESSAGE)",
+        )
     events: list[DossierEvent] = []
     rejections: list[Rejection] = []
     for index, raw_item in enumerate(items):
         try:
-            fields = _item(raw_item, kind, first_sync)
+            # make_event too may refuse the item (an overlong id, a time out of the window)
+            events.append(make_event(ctx, index, _item(raw_item, kind, first_sync)))
         except Invalid as exc:
             rejections.append(Rejection(exc.reason, exc.message, index))
-            continue
-        events.append(make_event(ctx, index, fields))
     return Decoded(events=events, rejections=rejections)

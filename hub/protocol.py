@@ -182,6 +182,14 @@ PARTITION_HEADER = "motcua.source.partition"
 OFFSET_HEADER = "motcua.source.offset"
 CONNECTOR_HEADER = "motcua.connector"
 FAILED_AT_HEADER = "motcua.failed_at"
+# One message's bad items past its dead-letter budget (MOTCUA_DEADLETTER_BYTES_FACTOR) share its
+# last record: "index:REASON" of each, comma-separated, the first 100 then "+<how many more>".
+FOLDED_HEADER = "motcua.error.folded"
+# A dead letter the broker refused as too large is sent again cut to fit: the original value's
+# length and sha256 (hex), and the original key's length when the key had to be cut too.
+VALUE_TRUNCATED_HEADER = "motcua.error.value_truncated"
+VALUE_SHA256_HEADER = "motcua.error.value_sha256"
+KEY_TRUNCATED_HEADER = "motcua.error.key_truncated"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Stage 1's pieces: decoding a message, its dead letter, and the marks of what was read.
+"""Stage 1's pieces: decoding a message, its dead letters, and the marks of what was read.
 
 `hub/stream/intake.py` runs them in its loop. The marks (highest event time, last delivery, how
 far each inbound partition is read) go, with the wall time, to every partition of
@@ -7,16 +7,28 @@ hub.dossier.events in clock records: that is how the watermark crosses the re-ke
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors import SOURCE_OF_TOPIC, SOURCES, Context, Decoded, Reason, Rejection
 from hub.domain.calendar import WorkingCalendar
 from hub.metrics import HubMetrics
-from hub.protocol import ClockRecord, DeadLetterInfo, dead_letter_headers, encode_clock
+from hub.protocol import (
+    FOLDED_HEADER,
+    KEY_TRUNCATED_HEADER,
+    VALUE_SHA256_HEADER,
+    VALUE_TRUNCATED_HEADER,
+    ClockRecord,
+    DeadLetterInfo,
+    dead_letter_headers,
+    encode_clock,
+)
 from hub.settings import Settings
 from hub.stream.clock import Clock
 from hub.stream.state import to_ms
@@ -100,8 +112,11 @@ class DeadLetter:
     headers: list[tuple[str, bytes]]
 
 
-def dead_letter(
-    rejection: Rejection,
+FOLDED_LISTED = 100  # items a folded record lists by index and reason; the rest are counted
+
+
+def dead_letters(
+    rejections: Sequence[Rejection],
     *,
     key: bytes | None,
     value: bytes,
@@ -110,18 +125,73 @@ def dead_letter(
     offset: int,
     connector: str,
     failed_at: datetime,
-) -> DeadLetter:
-    info = DeadLetterInfo(
-        reason=rejection.reason.value,
-        message=rejection.message,
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        connector=connector,
-        failed_at=failed_at,
-        item=rejection.item,
-    )
-    return DeadLetter(key, value, dead_letter_headers(info))
+    factor: float,
+) -> list[DeadLetter]:
+    """One inbound message's dead letters: one per rejection (alerts.md), within a budget.
+
+    Each record carries the whole message, so a message of many bad items would cost that many
+    times its size (a 512 KB list of 100 000 bad items: 50 GB). The records of one message carry
+    at most about `factor` (MOTCUA_DEADLETTER_BYTES_FACTOR) times its size in values: the first
+    floor(factor) rejections each get their record, as the contract says (so one or two bad items
+    are dead-lettered as ever), and the last record the budget allows also stands for every bad
+    item after it: `motcua.error.item` is its first item, `motcua.error.folded` lists them all
+    (`index:REASON`, the first FOLDED_LISTED, then `+<how many more>`), and the message says how
+    many more it covers. The caller still counts every rejection in the metric.
+    """
+    whole = max(1, math.floor(factor))
+    shown = [
+        DeadLetterInfo(
+            reason=rejection.reason.value,
+            message=rejection.message,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            connector=connector,
+            failed_at=failed_at,
+            item=rejection.item,
+        )
+        for rejection in rejections[:whole]
+    ]
+    out = [DeadLetter(key, value, dead_letter_headers(info)) for info in shown]
+    folded = rejections[whole - 1 :]
+    if len(folded) > 1:
+        more = len(folded) - 1
+        first = shown[-1]
+        info = DeadLetterInfo(
+            reason=first.reason,
+            message=f"{first.message} (and {more} more bad item{'s' if more > 1 else ''} of "
+            f"this message, listed in {FOLDED_HEADER})",
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            connector=connector,
+            failed_at=failed_at,
+            item=first.item,
+        )
+        listed = [f"{r.item}:{r.reason.value}" for r in folded[:FOLDED_LISTED]]
+        if len(folded) > FOLDED_LISTED:
+            listed.append(f"+{len(folded) - FOLDED_LISTED}")
+        headers = dead_letter_headers(info)
+        headers.append((FOLDED_HEADER, ",".join(listed).encode()))
+        out[-1] = DeadLetter(key, value, headers)
+    return out
+
+
+def truncated(letter: DeadLetter, keep: int) -> DeadLetter:
+    """`letter` with its value (and key) cut to `keep` bytes, for a dead letter the broker
+    refused as too large: the headers say so, with the original value's length and sha256, so
+    the record still says what it stood for."""
+    headers = list(letter.headers)
+    value = letter.value
+    if len(value) > keep:
+        headers.append((VALUE_TRUNCATED_HEADER, str(len(value)).encode()))
+        headers.append((VALUE_SHA256_HEADER, hashlib.sha256(value).hexdigest().encode()))
+        value = value[:keep]
+    key = letter.key
+    if key is not None and len(key) > keep:
+        headers.append((KEY_TRUNCATED_HEADER, str(len(key)).encode()))
+        key = key[:keep]
+    return DeadLetter(key, value, headers)
 
 
 def decode(
@@ -131,7 +201,10 @@ def decode(
     partition: int,
     offset: int,
     raw: bytes,
+    now: datetime | None = None,
 ) -> tuple[str, Decoded]:
+    """The source's connector on `raw`, with the settings' bounds; `now` is the intake's clock
+    (None: no window of accepted times)."""
     spec = SOURCES[SOURCE_OF_TOPIC[topic]]
     name = spec.name
     ctx = Context(
@@ -141,6 +214,11 @@ def decode(
         offset=offset,
         max_message_bytes=settings.max_message_bytes,
         land_security_code=settings.land_security_code,
+        max_items=settings.max_items_per_message,
+        max_text_chars=settings.max_text_chars,
+        now=now,
+        max_event_age_days=settings.max_event_age_days,
+        max_event_lead_s=settings.max_event_lead_s,
     )
     try:
         return name, spec.decode(raw, ctx)
@@ -155,5 +233,6 @@ def count(metrics: HubMetrics, source: str, decoded: Decoded) -> None:
         metrics.events.labels(source).inc(len(decoded.events))
     if decoded.informational:
         metrics.informational.labels(source).inc(decoded.informational)
-    for rej in decoded.rejections:
-        metrics.deadletters.labels(source, rej.reason.value).inc()
+    # by reason, not one by one: a message may hold a thousand bad items
+    for reason, n in Counter(rej.reason.value for rej in decoded.rejections).items():
+        metrics.deadletters.labels(source, reason).inc(n)

@@ -13,6 +13,13 @@ a restarted worker's intake stalled with no error. So each worker runs one consu
 
 A crash anywhere re-reads from the last commit: at least once; the judge drops redeliveries.
 A rebalance waits for the batch in hand to be sent and committed.
+
+A record the broker refuses as too large (its batch refused with MessageSizeTooLargeError, or
+aiokafka refusing it at `send` over `max_request_size`) is handled for itself, since sending the
+batch again would fail again forever: the records of its batch are sent again without it; a dead
+letter is sent again cut to fit (headers give the original length and sha256); an event is
+dead-lettered as INTERNAL. Any other produce error stops the batch (the broker away): the loop
+restarts and re-reads.
 """
 
 from __future__ import annotations
@@ -21,25 +28,107 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
 
+from connectors import Reason, Rejection
 from hub.codec import encode_event
 from hub.domain.calendar import WorkingCalendar
+from hub.domain.events import DossierEvent
 from hub.kafka_client import connection_options
 from hub.metrics import HubMetrics
-from hub.protocol import entered_stamp, event_headers
+from hub.protocol import Headers, entered_stamp, event_headers
 from hub.settings import Settings
 from hub.stream.clock import Clock
-from hub.stream.ingest import InboundMarks, count, dead_letter, decode
+from hub.stream.ingest import DeadLetter, InboundMarks, count, dead_letters, decode, truncated
 from hub.stream.state import to_ms
 from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
 
 log = logging.getLogger(__name__)
 RESTART_AFTER_S = 5.0
 COMMIT_EVERY_S = 1.0
+# what the broker (or aiokafka, over max_request_size) answers for a record too large to take
+SIZE_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError)
+
+
+@dataclass
+class _Out:
+    """One record a batch sends, and what it stands for should it be refused as too large."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    msg: Any  # the inbound record it comes from
+    source: str
+    event: DossierEvent | None = None  # None: a dead letter
+    sent: bool = True  # False once it is known it can never be sent
+
+    @property
+    def size(self) -> int:
+        heads = sum(len(name) + len(value) for name, value in self.headers)
+        return len(self.key or b"") + len(self.value) + heads
+
+
+async def _send(producer: AIOKafkaProducer, out: _Out) -> asyncio.Future[Any] | Exception:
+    """Send one record: its future, or the size error aiokafka raises at once (handled with
+    those the broker answers on the future)."""
+    try:
+        future: asyncio.Future[Any] = await producer.send(
+            out.topic, out.value, key=out.key, headers=out.headers
+        )
+    except SIZE_ERRORS as exc:
+        error: Exception = exc
+        return error
+    return future
+
+
+async def _outcomes(sent: list[tuple[_Out, asyncio.Future[Any] | Exception]]) -> list[_Out]:
+    """Wait for every acknowledgement; the records refused as too large. Any other error
+    raises: the broker away, not a property of one record."""
+    futures = [f for _, f in sent if isinstance(f, asyncio.Future)]
+    if futures:
+        await asyncio.gather(*futures, return_exceptions=True)
+    refused = []
+    for out, f in sent:
+        err = f if isinstance(f, BaseException) else f.exception()
+        if err is None:
+            continue
+        if not isinstance(err, SIZE_ERRORS):
+            raise err
+        refused.append(out)
+    return refused
+
+
+async def _send_alone(producer: AIOKafkaProducer, out: _Out) -> Exception | None:
+    """Send one record and wait for it, so that it is a batch of its own: None once
+    acknowledged, the size error if it is too large by itself; any other error raises."""
+    try:
+        future = await producer.send(out.topic, out.value, key=out.key, headers=out.headers)
+        await future
+    except SIZE_ERRORS as exc:
+        error: Exception = exc
+        return error
+    return None
+
+
+def _item_of(out: _Out) -> int | None:
+    return out.event.item_index if out.event is not None else None
+
+
+def _high(events: Iterable[_Out]) -> int | None:
+    times = [to_ms(o.event.event_time) for o in events if o.event and o.event.event_time]
+    return max(times) if times else None
 
 
 class Intake:
@@ -174,51 +263,137 @@ class Intake:
         self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
     ) -> None:
         cfg = self.settings
-        sent: list[asyncio.Future[Any]] = []
-        delivered: list[tuple[str, int, int, int | None]] = []
+        now = self.clock()  # one "now" for the batch: the window of accepted times, failed_at
+        sent: list[tuple[_Out, asyncio.Future[Any] | Exception]] = []
+        read: list[tuple[Any, list[_Out]]] = []  # each inbound record and its events
         headers = event_headers(entered_stamp(time.time()))
         for messages in batches.values():
             for msg in messages:
                 raw = msg.value if msg.value is not None else b""
                 source, decoded = decode(
-                    cfg, self.calendar, msg.topic, msg.partition, msg.offset, raw
+                    cfg, self.calendar, msg.topic, msg.partition, msg.offset, raw, now
                 )
                 count(self.metrics, source, decoded)
-                for rejection in decoded.rejections:
-                    dl = dead_letter(
-                        rejection,
-                        key=msg.key,
-                        value=raw,
-                        topic=msg.topic,
-                        partition=msg.partition,
-                        offset=msg.offset,
-                        connector=source,
-                        failed_at=self.clock(),
-                    )
-                    sent.append(
-                        await producer.send(DEADLETTER, dl.value, key=dl.key, headers=dl.headers)
-                    )
-                high: int | None = None
+                for dl in self._letters(msg, source, decoded.rejections, now):
+                    out = _Out(DEADLETTER, dl.key, dl.value, dl.headers, msg, source)
+                    sent.append((out, await _send(producer, out)))
+                events: list[_Out] = []
                 for ev in decoded.events:
                     key = ev.dossier_code.encode()
-                    sent.append(
-                        await producer.send(
-                            DOSSIER_EVENTS, encode_event(ev), key=key, headers=headers
-                        )
-                    )
-                    if ev.event_time is not None:
-                        ms = to_ms(ev.event_time)
-                        high = ms if high is None else max(high, ms)
+                    out = _Out(DOSSIER_EVENTS, key, encode_event(ev), headers, msg, source, ev)
+                    sent.append((out, await _send(producer, out)))
+                    events.append(out)
+                high = _high(events)
                 if high is not None:
-                    self.metrics.event_lag.labels(source).set((to_ms(self.clock()) - high) / 1000)
-                delivered.append((msg.topic, msg.partition, msg.offset, high))
-        if sent:
-            await asyncio.gather(*sent)
-        for topic, partition, offset, high in delivered:
-            self.marks.delivered(topic, partition, offset, high)
+                    self.metrics.event_lag.labels(source).set((to_ms(now) - high) / 1000)
+                read.append((msg, events))
+        refused = await _outcomes(sent)
+        if refused:
+            await self._resend(producer, refused, now)
+        for msg, events in read:
+            # an event that never reached the log is no mark of what was read
+            high = _high(o for o in events if o.sent)
+            self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
         for tp, messages in batches.items():
             if messages:
                 self._uncommitted[tp] = messages[-1].offset + 1
+
+    def _letters(
+        self, msg: Any, source: str, rejections: list[Rejection], now: datetime
+    ) -> list[DeadLetter]:
+        return dead_letters(
+            rejections,
+            key=msg.key,
+            value=msg.value if msg.value is not None else b"",
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            connector=source,
+            failed_at=now,
+            factor=self.settings.deadletter_bytes_factor,
+        )
+
+    async def _resend(self, producer: AIOKafkaProducer, refused: list[_Out], now: datetime) -> None:
+        """The records refused as too large. The broker refuses a whole batch for one record
+        over its limit, so the largest is sent alone and the others together again, until none
+        is refused. One refused alone is too large by itself: a dead letter is sent cut, events
+        are dead-lettered as INTERNAL."""
+        lost: dict[int, list[tuple[_Out, Exception]]] = {}  # id(inbound record) -> its events
+        pending = refused
+        while pending:
+            largest = max(pending, key=lambda o: o.size)
+            pending = [o for o in pending if o is not largest]
+            err = await _send_alone(producer, largest)
+            if err is not None:
+                if largest.event is None:
+                    await self._send_cut(producer, largest)
+                else:
+                    largest.sent = False
+                    lost.setdefault(id(largest.msg), []).append((largest, err))
+            if pending:
+                pending = await _outcomes([(o, await _send(producer, o)) for o in pending])
+        for events in lost.values():
+            await self._events_lost(producer, events, now)
+
+    async def _events_lost(
+        self, producer: AIOKafkaProducer, lost: list[tuple[_Out, Exception]], now: datetime
+    ) -> None:
+        """Events of one inbound record that can never be sent: its dead letters as INTERNAL
+        (one per event, the item's index, within the dead-letter budget of the record)."""
+        msg, source = lost[0][0].msg, lost[0][0].source
+        lost.sort(key=lambda pair: _item_of(pair[0]) or 0)
+        rejections = [
+            Rejection(
+                Reason.INTERNAL,
+                f"its event ({out.size} bytes) could not be sent to {DOSSIER_EVENTS}: {err}",
+                _item_of(out),
+            )
+            for out, err in lost
+        ]
+        log.error(
+            "%d event(s) of %s[%d]@%d too large to send: dead-lettered as INTERNAL",
+            len(rejections),
+            msg.topic,
+            msg.partition,
+            msg.offset,
+        )
+        self.metrics.deadletters.labels(source, Reason.INTERNAL.value).inc(len(rejections))
+        for dl in self._letters(msg, source, rejections, now):
+            out = _Out(DEADLETTER, dl.key, dl.value, dl.headers, msg, source)
+            if await _send_alone(producer, out) is not None:
+                await self._send_cut(producer, out)
+
+    async def _send_cut(self, producer: AIOKafkaProducer, out: _Out) -> None:
+        """A dead letter too large by itself, sent cut to fit. The broker's limit is not known
+        here, so the value (and key) is halved until it fits, from half its size (or
+        MOTCUA_MAX_MESSAGE_BYTES, if less): a bounded number of tries, never an endless retry.
+        Even cut to nothing it may not fit (headers over the limit): then it is logged."""
+        msg, letter = out.msg, DeadLetter(out.key, out.value, out.headers)
+        keep = min(max(len(out.key or b""), len(out.value)) // 2, self.settings.max_message_bytes)
+        while True:
+            cut = truncated(letter, keep)
+            attempt = _Out(DEADLETTER, cut.key, cut.value, cut.headers, msg, out.source)
+            err = await _send_alone(producer, attempt)
+            if err is None:
+                log.warning(
+                    "dead letter of %s[%d]@%d too large (%d bytes): sent cut to %d",
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    out.size,
+                    attempt.size,
+                )
+                return
+            if keep == 0:
+                log.error(
+                    "dead letter of %s[%d]@%d could not be sent, even cut to nothing: %s",
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    err,
+                )
+                return
+            keep //= 2
 
     async def commit(self, consumer: AIOKafkaConsumer) -> None:
         """Commit what has been sent and acknowledged (every COMMIT_EVERY_S, before a
