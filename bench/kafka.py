@@ -182,7 +182,7 @@ def wait_caught_up(
     events_end: dict[TopicPartition, int] | None = None
     while time.monotonic() < deadline:
         on_poll()
-        committed = run(committed_offsets(boot, group))
+        committed = run(committed_offsets(boot, f"{group}-judge"))
         if events_end is None:
             intake = run(committed_offsets(boot, f"{group}-intake"))
             if all(intake.get(tp, 0) >= end for tp, end in ends_in.items()):

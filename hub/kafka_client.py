@@ -23,3 +23,21 @@ def connection_options(settings: Settings, bootstrap: str | None = None) -> dict
         cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
         options["ssl_context"] = create_ssl_context(cafile=cafile)
     return options
+
+
+def transactional_producer_options(
+    settings: Settings, transactional_id: str, max_request_size: int
+) -> dict[str, Any]:
+    """A producer whose records commit with its consumer's offsets, or not at all."""
+    return {
+        **connection_options(settings),
+        "transactional_id": transactional_id,
+        "enable_idempotence": True,
+        "acks": "all",
+        "transaction_timeout_ms": int(settings.transaction_timeout_s * 1000),
+        # records over this are refused at send(), one by one, without failing the
+        # transaction: it is the smallest record limit of the topics written (hub/topics.py)
+        "max_request_size": max_request_size,
+        "max_batch_size": min(512 * 1024, max_request_size),
+        "linger_ms": 5,
+    }

@@ -173,6 +173,39 @@ def parse_summary_clock(value: bytes) -> int:
     return int(text)
 
 
+# -- workers: who judges which partition (for routing a trace to its owner) --------------------
+WORKER_PREFIX = b"\x00worker/"
+
+
+@dataclass(frozen=True)
+class WorkerEntry:
+    url: str  # where its web port answers
+    partitions: frozenset[int]  # of hub.dossier.events, judged there
+    at_ms: int  # when it said so (its clock)
+
+
+def worker_key(instance: str) -> bytes:
+    return WORKER_PREFIX + instance.encode()
+
+
+def encode_worker(url: str, partitions: list[int], at_ms: int) -> bytes:
+    return json.dumps({"url": url, "partitions": partitions, "at": at_ms}).encode()
+
+
+def parse_worker(value: bytes) -> WorkerEntry:
+    data = _json(value, "worker entry")
+    if not isinstance(data, dict):
+        raise ProtocolError("a worker entry is not an object")
+    url, parts, at = data.get("url"), data.get("partitions"), data.get("at")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 500:
+        raise ProtocolError("a worker entry without an http(s) url")
+    if not isinstance(parts, list) or not all(_is_int(p) and 0 <= p < 100_000 for p in parts):
+        raise ProtocolError("a worker entry's partitions are not a list of partition numbers")
+    if not isinstance(at, int) or isinstance(at, bool):
+        raise ProtocolError("a worker entry without its time")
+    return WorkerEntry(url, frozenset(parts), at)
+
+
 # -- dead letters -------------------------------------------------------------------------------
 REASON_HEADER = "motcua.error.reason"
 MESSAGE_HEADER = "motcua.error.message"

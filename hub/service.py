@@ -54,7 +54,7 @@ class Service:
         )
         self.store = SummaryStore(settings, clock, self.metrics)
         self.collector = StateCollector(
-            self.store, lambda: list(self.stream.table.keys()), self.stream.owned_partitions
+            self.store, lambda: list(self.stream.table.data), self.stream.owned_partitions
         )
         self.metrics.registry.register(self.collector)
         self.lag = LagSampler(self.metrics.registry)
@@ -73,6 +73,7 @@ class Service:
                 judge=self.stream.judge,
                 registry=self.metrics.registry,
                 owned_partitions=self.stream.owned_partitions,
+                partition_count=self.stream.judging.partition_count,
             ),
         )
 

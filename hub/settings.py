@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from enum import StrEnum
 from pathlib import Path
 
@@ -53,6 +54,14 @@ class Settings(BaseSettings):
     max_event_age_days: float = Field(3650.0, gt=0)  # times accepted: not older than this,
     max_event_lead_s: float = Field(86_400.0, ge=0)  # event times not later than wall + this
 
+    # this worker among the others, stable across its restarts: it names its transactional
+    # producers (a restarted worker aborts what its previous run left open) and its web address
+    instance_id: str = Field(
+        default_factory=lambda: socket.gethostname(), min_length=1, pattern=r"^[A-Za-z0-9._-]+$"
+    )
+    web_url: str | None = None  # how other workers reach this one's web port (trace routing)
+    transaction_timeout_s: float = Field(30.0, ge=1.0, le=900.0)
+
     partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
     tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors
     batch_max: int = Field(500, ge=1, le=100_000)  # records an agent takes at a time
@@ -69,6 +78,15 @@ class Settings(BaseSettings):
     broker_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_version: str = Field("4.3.1", pattern=r"^\d+\.\d+\.\d+$")
     broker_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
+
+    @property
+    def instance(self) -> str:
+        """This worker's name: the instance id and its web port (several per host)."""
+        return f"{self.instance_id}-{self.web_port}"
+
+    @property
+    def advertised_web_url(self) -> str:
+        return self.web_url or f"http://{self.web_host}:{self.web_port}"
 
     @model_validator(mode="after")
     def _origin_at_needs_origin(self) -> Settings:

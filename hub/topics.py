@@ -27,8 +27,16 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     DOSSIER_SUMMARY: {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},
 }
 DEADLETTER_PARTITIONS = 3
+DEFAULT_RECORD_LIMIT = 1_048_588  # Kafka's default message.max.bytes
+RECORD_LIMIT_MARGIN = 512
 
 TOPIC_EXISTS = 36  # TOPIC_ALREADY_EXISTS error code
+
+
+def changelog_topic(app_id: str) -> str:
+    """The judge's state (hub/stream/table.py): the name faust gave the table's changelog, so
+    state written before the judge left faust is read again."""
+    return f"{app_id}-dossiers-changelog"
 
 
 def topic_partitions(settings: Settings) -> dict[str, int]:
@@ -38,7 +46,33 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
     counts[ALERTS] = settings.partitions
     counts[DEADLETTER] = DEADLETTER_PARTITIONS
     counts[DOSSIER_SUMMARY] = settings.partitions  # = hub.dossier.events: same partition per key
+    counts[changelog_topic(settings.app_id)] = settings.partitions  # one per events partition
     return counts
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    return {**TOPIC_CONFIGS, changelog_topic(settings.app_id): {"cleanup.policy": "compact"}}
+
+
+async def record_limit(settings: Settings, topics: list[str]) -> int:
+    """The largest record every one of `topics` takes (their max.message.bytes, less a margin
+    for the batch header): a producer that refuses larger ones at send() never has a batch
+    refused by the broker, which would fail a whole transaction again at every retry."""
+    admin = admin_client(settings)
+    limit = DEFAULT_RECORD_LIMIT
+    try:
+        await _start_with_retry(admin, settings.kafka_bootstrap)
+        resources = [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
+        for response in await admin.describe_configs(resources):
+            for _error, _msg, _type, _name, entries in response.resources:
+                for entry in entries:
+                    if entry[0] == "max.message.bytes":
+                        limit = min(limit, int(entry[1]))
+    except (KafkaError, ValueError, TypeError, IndexError) as exc:
+        log.warning("could not read the topics' max.message.bytes (%r); using %d", exc, limit)
+    finally:
+        await admin.close()
+    return max(1024, limit - RECORD_LIMIT_MARGIN)
 
 
 def admin_client(settings: Settings, bootstrap: str | None = None) -> AIOKafkaAdminClient:
@@ -95,9 +129,10 @@ async def create_topics(settings: Settings, bootstrap: str | None = None) -> lis
         if not missing:
             return []
         replication = await _replication_factor(admin)
+        configs = topic_configs(settings)
         response = await admin.create_topics(
             [
-                NewTopic(name, wanted[name], replication, topic_configs=TOPIC_CONFIGS.get(name))
+                NewTopic(name, wanted[name], replication, topic_configs=configs.get(name))
                 for name in missing
             ]
         )

@@ -1,25 +1,24 @@
-"""Stage 1 on plain aiokafka: agency messages -> common events on hub.dossier.events.
+"""Stage 1 on plain aiokafka: agency messages -> common events on hub.dossier.events, exactly once.
 
-The judging stage needs faust (a changelog-backed table, partitions it owns); the intake needs
-none of that. faust's stream machinery costs more per message than decoding does, and once left
-a restarted worker's intake stalled with no error. So each worker runs one consumer (group
-`<app id>-intake`) and one producer in a loop that, per batch:
+Each worker runs one consumer (group `<app id>-intake`) and one transactional producer
+(`<app id>-intake-<instance>`) in a loop that, per batch, in one transaction:
 
 1. decodes every message (connectors/) and sends its events and dead letters;
-2. waits until the broker has acknowledged all of them;
-3. only then records the partitions' marks (so a clock record never reports an event that is not
-   in the log yet, whatever producer sends it) and the offsets to commit (at most every second,
-   and before a rebalance).
+2. adds the batch's input offsets to the transaction, and commits.
 
-A crash anywhere re-reads from the last commit: at least once; the judge drops redeliveries.
-A rebalance waits for the batch in hand to be sent and committed.
+Only once it has committed do the partitions' marks move (so a clock record never reports an
+event a read-committed judge cannot see yet). A crash anywhere leaves the transaction open and
+its records invisible to read-committed readers; the restarted worker (same instance id) aborts
+it and reads again from the committed offsets. A rebalance waits for the batch in hand.
 
 A record the broker refuses as too large (its batch refused with MessageSizeTooLargeError, or
 aiokafka refusing it at `send` over `max_request_size`) is handled for itself, since sending the
 batch again would fail again forever: the records of its batch are sent again without it; a dead
 letter is sent again cut to fit (headers give the original length and sha256); an event is
 dead-lettered as INTERNAL. Any other produce error stops the batch (the broker away): the loop
-restarts and re-reads.
+restarts and re-reads. Records over the smallest max.message.bytes of the topics written are
+refused at send() (the producer's max_request_size is set to it at each start), so no batch of a
+transaction is refused by the broker for its size.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import (
-    CommitFailedError,
     IllegalStateError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
@@ -45,18 +43,18 @@ from connectors import Reason, Rejection
 from hub.codec import encode_event
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.events import DossierEvent
-from hub.kafka_client import connection_options
+from hub.kafka_client import connection_options, transactional_producer_options
 from hub.metrics import HubMetrics
 from hub.protocol import Headers, entered_stamp, event_headers
 from hub.settings import Settings
+from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.ingest import DeadLetter, InboundMarks, count, dead_letters, decode, truncated
 from hub.stream.state import to_ms
-from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS
+from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS, record_limit
 
 log = logging.getLogger(__name__)
 RESTART_AFTER_S = 5.0
-COMMIT_EVERY_S = 1.0
 # what the broker (or aiokafka, over max_request_size) answers for a record too large to take
 SIZE_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError)
 
@@ -150,8 +148,9 @@ class Intake:
         self.consumer: AIOKafkaConsumer | None = None
         # (topic, partition) -> the next offset to process, once everything before is sent
         self.positions: dict[tuple[str, int], int] = {}
+        # the offsets and the records of the batch in its transaction, until it commits
         self._uncommitted: dict[TopicPartition, int] = {}
-        self._committed_at = 0.0
+        self._read: list[tuple[Any, list[_Out]]] = []
         self._batch = asyncio.Lock()
 
     @property
@@ -203,12 +202,22 @@ class Intake:
                 log.exception("intake stopped; restarting in %.0f s", RESTART_AFTER_S)
                 await asyncio.sleep(RESTART_AFTER_S)
 
+    @property
+    def transactional_id(self) -> str:
+        return f"{self.settings.app_id}-intake-{self.settings.instance}"
+
     async def _run_once(self) -> None:
         cfg = self.settings
         options = connection_options(cfg)
-        producer = AIOKafkaProducer(acks="all", max_request_size=4_000_000, **options)
+        # the record limit is read again at each start: a topic's limit lowered meanwhile is
+        # then met at send(), record by record, not as a failed transaction
+        limit = await record_limit(cfg, [DOSSIER_EVENTS, DEADLETTER])
+        producer = AIOKafkaProducer(
+            **transactional_producer_options(cfg, self.transactional_id, limit)
+        )
         consumer = AIOKafkaConsumer(
             group_id=self.group_id,
+            isolation_level="read_committed",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=cfg.batch_max,
@@ -216,48 +225,51 @@ class Intake:
             heartbeat_interval_ms=3_000,
             **options,
         )
-        await producer.start()
+        await producer.start()  # aborts what a previous run of this instance left open
         try:
             consumer.subscribe(list(INBOUND_TOPICS.values()), listener=_Rebalance(self))
             await consumer.start()
             self.consumer = consumer
             try:
                 while True:
-                    batches = await self._take(consumer)
-                    async with self._batch:
-                        if batches:
-                            await self._process(producer, consumer, batches)
-                        await self._note_positions(consumer, batches)
-                        if time.monotonic() - self._committed_at >= COMMIT_EVERY_S:
-                            await self.commit(consumer)
+                    batches = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
+                    # a stop waits for the batch in hand: its transaction commits or aborts
+                    await asyncio.shield(self._batch_once(producer, consumer, batches))
             finally:
                 self.consumer = None
-                with contextlib.suppress(Exception):  # stopping: what is not committed is re-read
-                    await asyncio.shield(self.commit(consumer))
-                await consumer.stop()
+                async with self._batch:
+                    await consumer.stop()
         finally:
             await producer.stop()
 
-    async def _take(self, consumer: AIOKafkaConsumer) -> dict[Any, list[Any]]:
-        """Up to `MOTCUA_BATCH_MAX` messages, gathered for at most `MOTCUA_BATCH_WITHIN_S` once
-        the first one is in: one acknowledgement wait serves the whole batch."""
-        cfg = self.settings
-        batches: dict[Any, list[Any]] = await consumer.getmany(
-            timeout_ms=1000, max_records=cfg.batch_max
-        )
-        taken = sum(len(m) for m in batches.values())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + cfg.batch_within_s
-        while batches and taken < cfg.batch_max and (left := deadline - loop.time()) > 0:
-            more = await consumer.getmany(
-                timeout_ms=max(1, int(left * 1000)), max_records=cfg.batch_max - taken
-            )
-            if not more:
-                break
-            for tp, messages in more.items():
-                batches.setdefault(tp, []).extend(messages)
-                taken += len(messages)
-        return batches
+    async def _batch_once(
+        self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
+    ) -> None:
+        async with self._batch:
+            if batches:
+                await producer.begin_transaction()
+                try:
+                    await self._process(producer, consumer, batches)
+                    offsets, self._uncommitted = self._uncommitted, {}
+                    await producer.send_offsets_to_transaction(offsets, self.group_id)
+                    await producer.commit_transaction()
+                except BaseException:
+                    self._uncommitted.clear()
+                    self._read.clear()
+                    with contextlib.suppress(Exception):
+                        await producer.abort_transaction()
+                    raise
+                self._committed()
+            await self._note_positions(consumer, batches)
+
+    def _committed(self) -> None:
+        """The batch is in the log: only now do its partitions' marks move, so a clock record
+        never reports an event a read-committed reader cannot see yet."""
+        read, self._read = self._read, []
+        for msg, events in read:
+            # an event that never reached the log is no mark of what was read
+            high = _high(o for o in events if o.sent)
+            self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
 
     async def _process(
         self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
@@ -290,10 +302,7 @@ class Intake:
         refused = await _outcomes(sent)
         if refused:
             await self._resend(producer, refused, now)
-        for msg, events in read:
-            # an event that never reached the log is no mark of what was read
-            high = _high(o for o in events if o.sent)
-            self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
+        self._read += read
         for tp, messages in batches.items():
             if messages:
                 self._uncommitted[tp] = messages[-1].offset + 1
@@ -395,18 +404,6 @@ class Intake:
                 return
             keep //= 2
 
-    async def commit(self, consumer: AIOKafkaConsumer) -> None:
-        """Commit what has been sent and acknowledged (every COMMIT_EVERY_S, before a
-        rebalance, at the end): a commit per batch would cost a round trip each."""
-        offsets, self._uncommitted = self._uncommitted, {}
-        self._committed_at = time.monotonic()
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)
-        except CommitFailedError as exc:  # the partitions moved on: their next owner re-reads
-            log.warning("intake commit failed after a rebalance: %s", exc)
-
     async def _note_positions(self, consumer: AIOKafkaConsumer, batches: dict[Any, Any]) -> None:
         """Where each partition stands: those just read, those not known yet (a partition
         nothing arrives on must still be known to be read to its end, to turn idle), and all of
@@ -427,9 +424,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.intake = intake
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.intake._batch:  # the batch in hand is sent and committed first
-            if self.intake.consumer is not None:
-                await self.intake.commit(self.intake.consumer)
+        async with self.intake._batch:  # the batch in hand commits first
             for tp in revoked:
                 self.intake.positions.pop((tp.topic, tp.partition), None)
 

@@ -51,11 +51,14 @@ from hub.domain.stats import Summary, summarize
 from hub.kafka_client import connection_options
 from hub.metrics import HubMetrics
 from hub.protocol import (
+    WORKER_PREFIX,
     ProtocolError,
+    WorkerEntry,
     clock_key,
     clock_partition,
     encode_summary_clock,
     parse_summary_clock,
+    parse_worker,
 )
 from hub.settings import ClockMode, Settings
 from hub.stream.clock import Clock
@@ -88,12 +91,15 @@ class SummaryPublisher:
             self._sent.popitem(last=False)
         self.pending.append((key, value))
 
-    def clock(self, now_by_partition: dict[int, int | None]) -> None:
+    def clock(self, now_by_partition: dict[int, int | None]) -> list[tuple[bytes, bytes]]:
+        """The clock records of the partitions whose "now" moved since last sent."""
+        out: list[tuple[bytes, bytes]] = []
         for partition, now in now_by_partition.items():
             if now is None or self._clock_sent.get(partition) == now:
                 continue
             self._clock_sent[partition] = now
-            self.pending.append((clock_key(partition), encode_summary_clock(now)))
+            out.append((clock_key(partition), encode_summary_clock(now)))
+        return out
 
     def take(self) -> list[tuple[bytes, bytes]]:
         out, self.pending = self.pending, []
@@ -129,6 +135,7 @@ class SummaryStore:
         self.summaries: dict[str, Summary] = {}
         self.partition_of: dict[str, int] = {}
         self.clocks: dict[int, int] = {}
+        self.workers: dict[str, WorkerEntry] = {}  # instance -> what it judges, its web url
         self.lag: dict[int, int] = {}
         self.read_messages = 0
         self.started_reading: float | None = None
@@ -149,6 +156,13 @@ class SummaryStore:
     def _apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         if not key:
             raise ProtocolError("a summary record without a key")
+        if key.startswith(WORKER_PREFIX):
+            name = key[len(WORKER_PREFIX) :].decode()
+            if value is None:
+                self.workers.pop(name, None)
+            else:
+                self.workers[name] = parse_worker(value)
+            return
         p = clock_partition(key)
         if p is not None:
             if value:
@@ -218,6 +232,11 @@ class SummaryStore:
         if not self.clocks:
             return None
         return datetime.fromtimestamp(max(self.clocks.values()) / 1000, tz=UTC)
+
+    def owner_url(self, partition: int) -> str | None:
+        """The web url of the worker that said last that it judges `partition`."""
+        owners = [w for w in self.workers.values() if partition in w.partitions]
+        return max(owners, key=lambda w: w.at_ms).url if owners else None
 
     def status(self) -> dict[str, Any]:
         return {

@@ -12,12 +12,14 @@
 
 Statistics come from the province-wide summary map every worker keeps (hub/stream/summaries.py),
 so any worker answers them; a trace needs the dossier's events, held only by the worker owning
-its partition, so the request goes there (faust's table routing on the dossier table).
+its partition, so the request goes there: each worker says on the summary topic which partitions
+it judges and where its web port answers (hub/stream/app.py), and any worker forwards it.
 The response header `X-Motcua-As-Of` gives the instant the figures are judged at.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -25,8 +27,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib.resources import files
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 import faust
+from aiokafka.partitioner import murmur2
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -97,6 +102,28 @@ def period_bounds(
     return first, first.replace(year=first.year + 1)
 
 
+ROUTED_HEADER = "X-Motcua-Routed"
+
+
+def dossier_partition(key: bytes, count: int) -> int:
+    """The partition a dossier's records go to: the producers' default partitioner."""
+    return int(murmur2(key) & 0x7FFFFFFF) % count
+
+
+async def _forward(url: str) -> tuple[int, bytes]:
+    """A trace from the worker that holds it (one hop: the header stops a second)."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers={ROUTED_HEADER: "1"}) as response,
+        ):
+            return response.status, await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        body = json.dumps({"error": f"máy giữ hồ sơ không trả lời: {exc!r}"[:300]})
+        return 502, body.encode()
+
+
 def index_html() -> str:
     return (files("hub.web") / "index.html").read_text(encoding="utf-8")
 
@@ -110,10 +137,11 @@ class WebContext:
     calendar: WorkingCalendar
     engine: Engine
     store: SummaryStore  # the province-wide summary map
-    table: Any  # this worker's dossier table (faust routes a trace to the table's owner)
+    table: Any  # this worker's dossier table: the partitions it judges
     judge: Judge  # each partition's "now"
     registry: CollectorRegistry  # served at /metrics
     owned_partitions: Callable[[], set[int]]
+    partition_count: Callable[[], int]  # of hub.dossier.events (0: not known yet)
 
 
 def install(app: faust.App, ctx: WebContext) -> None:
@@ -208,19 +236,28 @@ def install(app: faust.App, ctx: WebContext) -> None:
         codes.sort(key=lambda c: (not c.startswith(q), c))
         return self.json(codes[:20])
 
-    class DossierView(web.View):
-        @app.table_route(table=ctx.table, match_info="code")  # type: ignore[arg-type]
-        async def get(self, request: web.Request, code: str) -> web.Response:
-            stored = ctx.table.get(code.encode())
-            if stored is None:
-                return self.json({"error": f"không tìm thấy hồ sơ {code}"}, status=404)
-            state = DossierState.loads(stored)
-            now_ms = ctx.judge.now_ms(state.partition)
-            now = from_ms(now_ms) if now_ms is not None else as_of()
-            trace = build_trace(code, state.events, ctx.engine, now or ctx.clock())
-            return self.json(trace, headers=headers())
-
-    app.page("/api/dossiers/{code}")(DossierView)
+    @app.page("/api/dossiers/{code}")
+    async def dossier(self: web.View, request: web.Request, code: str) -> web.Response:
+        key = code.encode()
+        count = ctx.partition_count()
+        partition = dossier_partition(key, count) if count else None
+        if partition is not None and partition not in ctx.owned_partitions():
+            # the dossier's events are held by the worker that judges its partition
+            if request.headers.get(ROUTED_HEADER):
+                return self.json({"error": "hồ sơ không thuộc máy này"}, status=503)
+            owner = ctx.store.owner_url(partition)
+            if owner is None:
+                return self.json({"error": "chưa biết máy nào giữ hồ sơ này"}, status=503)
+            status, body = await _forward(f"{owner}/api/dossiers/{quote(code, safe='')}")
+            return self.bytes(body, status=status, content_type="application/json")
+        stored = ctx.table.get(key)
+        if stored is None:
+            return self.json({"error": f"không tìm thấy hồ sơ {code[:100]}"}, status=404)
+        state = DossierState.loads(stored)
+        now_ms = ctx.judge.now_ms(state.partition)
+        now = from_ms(now_ms) if now_ms is not None else as_of()
+        trace = build_trace(code, state.events, ctx.engine, now or ctx.clock())
+        return self.json(trace, headers=headers())
 
     @app.page("/metrics")
     async def prometheus(self: web.View, request: web.Request) -> web.Response:

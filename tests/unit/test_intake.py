@@ -188,6 +188,7 @@ async def process(intake: Intake, producer: FakeProducer, *messages: Msg) -> Non
     for msg in messages:
         batches[TopicPartition(msg.topic, msg.partition)].append(msg)
     await intake._process(producer, None, batches)  # type: ignore[arg-type]
+    intake._committed()  # as once the batch's transaction has committed
 
 
 def dead_lettered(intake: Intake, source: str, reason: str) -> float:
