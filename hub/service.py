@@ -8,8 +8,8 @@
     └── web face (hub/web)             the page, the JSON API, /metrics, /health
 
 Every module below takes what it needs as arguments; none imports this one. Nothing happens at
-import time: `Service(...)` builds, `faust_patches.install()` is applied here, and two services
-can live side by side in one process (each with its own faust app, registry and store).
+import time, nothing of a library is patched: `Service(...)` builds, and two services can live
+side by side in one process (each with its own faust app, registry, table and store).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from hub.domain.engine import Engine
 from hub.metrics import HubMetrics
 from hub.monitoring import LagSampler, StateCollector
 from hub.settings import Settings
-from hub.stream import faust_patches
 from hub.stream.app import StreamApp
 from hub.stream.clock import Clock, system_clock
 from hub.stream.judge import Judge
@@ -39,7 +38,6 @@ class Service:
     """One worker process's parts, wired. `app` is what a faust `Worker` runs."""
 
     def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
-        faust_patches.install()
         self.settings = settings
         self.clock = clock
         # the catalogue and the calendar are read (and a bad line reported) before Kafka is used

@@ -223,14 +223,22 @@ async def read_topic(
     topic: str,
     start: Mapping[TopicPartition, int] | None = None,
     limit_s: float = 60.0,
+    isolation_level: str = "read_committed",
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of `topic` from `start` (default: the beginning) to the end the topic had
-    when called; what was read by then if `limit_s` passes first."""
+    when called; what was read by then if `limit_s` passes first. Read committed, as the hub's
+    readers read it: the records of an aborted transaction (a worker killed mid-batch) are not
+    there."""
     parts = await partitions(bootstrap, [topic])
     if not parts:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level=isolation_level,
+    )
     await consumer.start()
     out: list[ConsumerRecord[bytes, bytes]] = []
     try:

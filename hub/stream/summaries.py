@@ -107,12 +107,14 @@ class SummaryPublisher:
 
 
 def consumer_options(settings: Settings) -> dict[str, Any]:
+    """A reader of what the judge writes (its transactions): what committed, nothing else."""
     return {
         **connection_options(settings),
         "client_id": f"{settings.app_id}-summaries",
         "group_id": None,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
     }
 
 

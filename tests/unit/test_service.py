@@ -8,16 +8,17 @@ from pathlib import Path
 
 from hub.service import Service
 from hub.settings import Settings
-from hub.stream import faust_patches
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_importing_the_stream_layer_patches_nothing() -> None:
+def test_importing_the_worker_starts_or_registers_nothing() -> None:
     code = (
-        "import hub.stream.app, hub.web, hub.monitoring, hub.service\n"
-        "from hub.stream import faust_patches\n"
-        "assert not faust_patches.installed(), 'faust patched at import time'\n"
+        "import faust, prometheus_client\n"
+        "before = set(prometheus_client.REGISTRY._names_to_collectors)\n"
+        "import hub.stream.app, hub.web, hub.monitoring, hub.service, hub.worker\n"
+        "assert set(prometheus_client.REGISTRY._names_to_collectors) == before\n"
+        "assert not any(n.startswith('motcua') for n in before)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
@@ -28,11 +29,12 @@ def test_importing_the_stream_layer_patches_nothing() -> None:
 def test_two_services_in_one_process(tmp_path: Path) -> None:
     one = Service(Settings(app_id="one", web_port=16066, data_dir=tmp_path / "1"))
     two = Service(Settings(app_id="two", web_port=16067, data_dir=tmp_path / "2"))
-    assert faust_patches.installed()
     assert one.app is not two.app and one.app.conf.id == "one" and two.app.conf.id == "two"
     assert one.metrics.registry is not two.metrics.registry
     assert one.store is not two.store and one.judge is not two.judge
     assert one.judge.on_facts == one.publisher.collect
+    assert one.stream.table is not two.stream.table
+    assert one.stream.intake.transactional_id != two.stream.intake.transactional_id
     one.metrics.messages.labels("civil").inc()
     consumed = "motcua_messages_consumed_total"
     assert one.metrics.registry.get_sample_value(consumed, {"source": "civil"}) == 1
@@ -43,10 +45,3 @@ def test_two_services_in_one_process(tmp_path: Path) -> None:
         assert {"motcua_open_dossiers", "motcua_consumer_lag_messages"} <= names
         routes = {path for path, _ in service.app.web.views.items()}
         assert {"/api/units", "/health", "/metrics", "/api/dossiers/{code}"} <= routes
-
-
-def test_installing_the_patch_twice_keeps_one_layer() -> None:
-    faust_patches.install()
-    faust_patches.install()
-    assert faust_patches.installed()
-    assert faust_patches._original is not faust_patches._short_fetch_wait
