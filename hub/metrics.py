@@ -70,6 +70,12 @@ class HubMetrics:
             "Dossiers known only from tax events (kept until another system reports them)",
             registry=r,
         )
+        self.full_dossiers = Gauge(
+            "motcua_full_dossiers",
+            "Dossiers that refused an event: at MOTCUA_MAX_EVENTS_PER_DOSSIER events or "
+            "MOTCUA_MAX_DOSSIER_BYTES of events (the event dead-lettered TOO_LARGE)",
+            registry=r,
+        )
         self.judge_failures = Counter(
             "motcua_judge_failures",
             "Dossiers whose judging failed (a bug): left as they were, the record dead-lettered",

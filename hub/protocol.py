@@ -17,10 +17,12 @@ the reader counts and skips; it never stops a worker.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hub.domain.events import Source
 from hub.errors import DeadLetterError
 
 KIND_HEADER = "motcua.kind"
@@ -37,6 +39,7 @@ KINDS = frozenset({KIND_EVENT, KIND_CLAIM, KIND_WITHDRAW, KIND_CLOCK})
 CLOCK_PREFIX = b"\x00clock/"
 
 Headers = list[tuple[str, bytes]]
+_SOURCES = frozenset(s.value for s in Source)
 
 
 class ProtocolError(DeadLetterError):
@@ -121,15 +124,32 @@ def parse_claim(payload: bytes) -> str:
     return code
 
 
-def encode_withdraw(event_ids: list[str]) -> bytes:
-    return json.dumps(sorted(event_ids)).encode()
+def encode_withdraw(events: Iterable[tuple[str, str]]) -> bytes:
+    """The events a claimed dossier moved away, as [source, id] pairs (an id alone is not an
+    event's identity: two systems may use the same id)."""
+    return json.dumps(sorted([source, event_id] for source, event_id in events)).encode()
 
 
-def parse_withdraw(payload: bytes) -> set[str]:
+def parse_withdraw(payload: bytes) -> set[tuple[str | None, str]]:
+    """(source, id) of each withdrawn event. A withdrawal written before sources were sent is a
+    list of ids: each comes back with source None, to be taken from any source as it was."""
     data = _json(payload, "withdrawal")
-    if not isinstance(data, list) or not all(isinstance(i, str) for i in data):
-        raise ProtocolError("a withdrawal is not a list of event ids")
-    return set(data)
+    if not isinstance(data, list):
+        raise ProtocolError("a withdrawal is not a list of events")
+    out: set[tuple[str | None, str]] = set()
+    for item in data:
+        if isinstance(item, str):
+            out.add((None, item))
+        elif (
+            isinstance(item, list)
+            and len(item) == 2
+            and item[0] in _SOURCES
+            and isinstance(item[1], str)
+        ):
+            out.add((item[0], item[1]))
+        else:
+            raise ProtocolError("a withdrawal names an event by neither [source, id] nor id")
+    return out
 
 
 # -- clock records ------------------------------------------------------------------------------

@@ -6,11 +6,19 @@ how often, make no difference. The stream layer keeps the events; this module re
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hub.domain.calendar import OFFICE_CLOSE, OFFICE_OPEN, SAME_DAY_CUTOFF, TZ, WorkingCalendar
+from hub.domain.calendar import (
+    OFFICE_CLOSE,
+    OFFICE_OPEN,
+    SAME_DAY_CUTOFF,
+    TZ,
+    WorkingCalendar,
+    to_local,
+)
 from hub.domain.catalog import Catalog
 from hub.domain.events import CivilStatus, DossierEvent, EventKind, Source
 
@@ -87,12 +95,13 @@ def event_order(ev: DossierEvent) -> tuple[datetime, int, str]:
 
 
 def dedupe(events: Iterable[DossierEvent]) -> list[DossierEvent]:
-    """One event per identity; of deliveries that differ, the earliest event time counts."""
-    best: dict[str, DossierEvent] = {}
+    """One event per identity (source and id: two systems' ids may coincide); of deliveries
+    that differ, the earliest event time counts."""
+    best: dict[tuple[str, str], DossierEvent] = {}
     for ev in events:
-        seen = best.get(ev.event_id)
+        seen = best.get(ev.identity)
         if seen is None or event_order(ev) < event_order(seen):
-            best[ev.event_id] = ev
+            best[ev.identity] = ev
     return sorted(best.values(), key=event_order)
 
 
@@ -125,6 +134,16 @@ class DossierFacts:
     merged: list[Interval] = field(default_factory=list)
     apologies: list[datetime] = field(default_factory=list)
     supplement_requests: int = 0
+    # Indexes for the questions asked at many instants (holder, pause, due date), so that each
+    # costs O(log n) rather than a pass over the hand-overs or the pauses: built on first use
+    # from the lists above, and again if one of them is replaced.
+    _holder_index: tuple[list[Handover], list[datetime]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _pause_index: tuple[list[Interval], list[datetime]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _due_index: _DueChain | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def closing(self) -> Closing | None:
@@ -146,26 +165,60 @@ class DossierFacts:
         )
 
     def is_paused(self, t: datetime) -> bool:
-        return any(not iv.empty and iv.holds(t) for iv in self.merged)
+        # merged intervals are disjoint and sorted: only the last one starting at or before `t`
+        # can hold it
+        index = self._pause_index
+        if index is None or index[0] is not self.merged:
+            index = self._pause_index = (self.merged, [iv.start for iv in self.merged])
+        i = bisect_right(index[1], t) - 1
+        return i >= 0 and not self.merged[i].empty and self.merged[i].holds(t)
 
     def holder_at(self, t: datetime) -> tuple[str | None, str | None]:
-        holder: tuple[str | None, str | None] = (self.unit_name, None)
-        for h in self.handovers:
-            if h.at > t:
-                break
-            holder = (h.unit, h.officer)
-        return holder
+        """The latest hand-over at or before `t` (the last of its instant, as sorted)."""
+        index = self._holder_index
+        if index is None or index[0] is not self.handovers:
+            index = self._holder_index = (self.handovers, [h.at for h in self.handovers])
+        i = bisect_right(index[1], t) - 1
+        if i < 0:
+            return (self.unit_name, None)
+        h = self.handovers[i]
+        return (h.unit, h.officer)
 
     def due_at(self, t: datetime, calendar: WorkingCalendar) -> datetime | None:
-        """The due date in force at `t`: pauses not yet ended at `t` have not moved it."""
-        due = self.due_original
-        for iv in self.merged:
-            if due is None or iv.start >= due or iv.end is None or iv.end > t:
+        """The due date in force at `t`: pauses not yet ended at `t` have not moved it.
+
+        Taking the merged intervals in order, each that ended by `t` and started before the due
+        date then in force moves it (rules.md §3); the first that started at or after it, or is
+        still open, stops the moves for good, whatever `t`. So the due date after each prefix of
+        intervals is computed once (`_DueChain`) and `t` only picks how many have ended: their
+        ends increase, as the intervals are disjoint.
+        """
+        chain = self._due_index
+        if chain is None or chain.calendar is not calendar or chain.merged is not self.merged:
+            chain = self._due_index = _DueChain.of(self, calendar)
+        return chain.dues[min(chain.moves, bisect_right(chain.ends, t))]
+
+
+@dataclass(frozen=True)
+class _DueChain:
+    calendar: WorkingCalendar
+    merged: list[Interval]
+    ends: list[datetime]  # of the merged intervals that ended, increasing
+    dues: list[datetime | None]  # dues[k]: the due date once the first k intervals have ended
+    moves: int  # how many intervals can ever move it (a prefix)
+
+    @classmethod
+    def of(cls, f: DossierFacts, calendar: WorkingCalendar) -> _DueChain:
+        dues: list[datetime | None] = [f.due_original]
+        ends: list[datetime] = []
+        for iv in f.merged:
+            due = dues[-1]
+            if due is None or iv.start >= due or iv.end is None:
                 break
             n = calendar.working_days_between(iv.start, iv.end)
-            if n:
-                due = calendar.add_working_days(due, n)
-        return due
+            dues.append(calendar.add_working_days(due, n) if n else due)
+            ends.append(iv.end)
+        return cls(calendar, f.merged, ends, dues, len(ends))
 
 
 def _onestop_transitions(ev: DossierEvent) -> list[tuple[datetime, int]]:
@@ -196,7 +249,9 @@ def _snapshot_order(ev: DossierEvent) -> tuple[bool, bool, datetime, str]:
 
 
 def _first_end(start: datetime, ends: list[datetime]) -> datetime | None:
-    return next((e for e in ends if e >= start), None)
+    """The first of the sorted `ends` at or after `start`."""
+    i = bisect_left(ends, start)
+    return ends[i] if i < len(ends) else None
 
 
 def _financial_pauses(events: list[DossierEvent], step_ends: list[datetime]) -> list[Pause]:
@@ -240,7 +295,7 @@ def _merge(pauses: list[Pause]) -> list[Interval]:
 
 
 def _due_from_catalog(r: datetime, limit: int, calendar: WorkingCalendar) -> datetime:
-    local = r.astimezone(TZ)
+    local = to_local(r)
     day = local.date()
     if limit == 0:
         if calendar.is_working_day(day) and local.time() < SAME_DAY_CUTOFF:

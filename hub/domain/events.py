@@ -101,6 +101,12 @@ class DossierEvent(BaseModel):
     source_offset: int | None = None
     item_index: int | None = None
 
+    @property
+    def identity(self) -> tuple[str, str]:
+        """Source and id: what makes two deliveries one event. Ids are each system's own, and
+        two systems may use the same one (a tax event and a civil event, say)."""
+        return (self.source.value, self.event_id)
+
     @field_validator(
         "event_time",
         "received_at",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from hub.domain.alerts import Alert, AlertState, AlertType
-from hub.domain.calendar import TZ, WorkingCalendar
+from hub.domain.calendar import WorkingCalendar, to_local
 from hub.domain.dossier import DossierFacts
 from hub.domain.rules import Transition
 
@@ -23,14 +23,14 @@ def alert_id(dossier_code: str, t: Transition, correction: int = 0) -> str:
     resolve turned out wrong); it is 0, and leaves the id as it was, whenever no late data was
     met. All of it is event time, so a replay yields the same ids.
     """
-    name = f"{t.type.value}|{dossier_code}|{t.occurrence}|{t.raised_at.astimezone(TZ).isoformat()}"
+    name = f"{t.type.value}|{dossier_code}|{t.occurrence}|{to_local(t.raised_at).isoformat()}"
     if correction:
         name += f"|{correction}"
     return str(uuid.uuid5(_NAMESPACE, name))
 
 
 def _fmt(t: datetime | None) -> str:
-    return t.astimezone(TZ).strftime("%d/%m/%Y %H:%M") if t else "?"
+    return to_local(t).strftime("%d/%m/%Y %H:%M") if t else "?"
 
 
 def _occurrence_time(t: Transition) -> datetime:

@@ -9,11 +9,12 @@ happens later: that is what makes the result independent of arrival order and re
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 
 from hub.domain.alerts import AlertState, AlertType
-from hub.domain.calendar import TZ, WorkingCalendar
+from hub.domain.calendar import WorkingCalendar, to_local
 from hub.domain.dossier import DossierFacts
 from hub.domain.events import Source
 
@@ -29,7 +30,7 @@ class Transition:
 
 def _iso(t: datetime) -> str:
     # one spelling per instant, whatever zone the source wrote it in
-    return t.astimezone(TZ).isoformat()
+    return to_local(t).isoformat()
 
 
 def _pair(
@@ -84,9 +85,14 @@ def _due_soon(f: DossierFacts, cal: WorkingCalendar, out: list[Transition]) -> N
         soon = cal.sub_working_days(due, 1)
         if f.received_at > soon:
             continue
-        for t in [soon, *(b for b in ends if soon < b < due)]:
+        # the ends strictly between `soon` and `due`, by bisection: successive due dates lie a
+        # working day apart at least, so these windows barely overlap and the loop stays linear
+        window = ends[bisect_right(ends, soon) : bisect_left(ends, due)]
+        for t in [soon, *window]:
             if f.due_at(t, cal) == due and f.is_open(t) and not f.is_paused(t):
-                stops = [due, *(a for a in starts if a > t)]
+                # resolved by the first of: the due date, the next pause start, the closing
+                i = bisect_right(starts, t)
+                stops = [due, *starts[i : i + 1]]
                 if f.closed_at is not None:
                     stops.append(f.closed_at)
                 _pair(out, AlertType.DUE_SOON, f"due={_iso(due)}", t, min(stops))
@@ -139,12 +145,14 @@ def _step_overdue(f: DossierFacts, out: list[Transition]) -> None:
         | {c.at for c in f.closings}
     )
     for step in f.steps:
-        nxt = [t for t in followers if t > step.at]
-        if any(t <= step.deadline for t in nxt):
+        # the first follower strictly after the step: in time if at or before its deadline,
+        # else it resolves the alert (the followers are sorted, so one bisection says both)
+        i = bisect_right(followers, step.at)
+        first = followers[i] if i < len(followers) else None
+        if first is not None and first <= step.deadline:
             continue
-        after = next((t for t in nxt if t > step.deadline), None)
         occurrence = f"{step.source.value}-step={_iso(step.at)}"
-        _pair(out, AlertType.STEP_OVERDUE, occurrence, step.deadline, after)
+        _pair(out, AlertType.STEP_OVERDUE, occurrence, step.deadline, first)
 
 
 def timeline(

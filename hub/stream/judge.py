@@ -52,7 +52,7 @@ from hub.protocol import (
 )
 from hub.settings import ClockMode, Settings
 from hub.stream.clock import Clock
-from hub.stream.state import DossierState, StateCache, from_ms, peek, to_ms
+from hub.stream.state import Bounds, DossierFull, DossierState, StateCache, from_ms, peek, to_ms
 
 log = logging.getLogger(__name__)
 _ABSENT = object()
@@ -82,6 +82,7 @@ class Judge:
     # writes a table value (None: delete) to its partition; None: write `table` directly, at once
     writer: Callable[[bytes, bytes | None, int], None] | None = None
     _tax_only: set[bytes] = field(default_factory=set)
+    _full: set[bytes] = field(default_factory=set)  # dossiers that refused an event (Bounds)
     _dirty: dict[bytes, DossierState | None] = field(default_factory=dict)
     _dirty_partition: dict[bytes, int] = field(default_factory=dict)
 
@@ -293,7 +294,13 @@ class Judge:
             and key.decode() == ev.onestop_code
             and not any(e.sector_id == ev.sector_id for e in state.events)
         )
-        state.add(ev, blob)
+        try:
+            state.add(ev, blob, Bounds.of(self.settings), key.decode())
+        except DossierFull:
+            # refused, the state as it was: the stream layer dead-letters the event (TOO_LARGE)
+            self._full.add(key)
+            self.metrics.full_dossiers.set(len(self._full))
+            raise
         self.cache.put(key, state)
         if claims and claim_code is not None:
             claim = encode_claim(claim_code)
@@ -326,7 +333,7 @@ class Judge:
         for blob in state.blobs:
             self.outbox.append((code.encode(), blob, KIND_EVENT))
         if previous is not None and state.events:
-            ids = encode_withdraw([e.event_id for e in state.events])
+            ids = encode_withdraw([e.identity for e in state.events])
             self.outbox.append((previous.encode(), ids, KIND_WITHDRAW))
         return self._evaluate(key, state, self.now_ms(partition))
 
@@ -383,6 +390,8 @@ class Judge:
     def _expire(self, key: bytes, partition: int) -> None:
         self.cache.drop(key)
         self._tax_only.discard(key)
+        self._full.discard(key)
+        self.metrics.full_dossiers.set(len(self._full))
         self._save(key, None, partition)
         self.metrics.expired.inc()
 

@@ -4,6 +4,11 @@ Stored as one table value per dossier. The events are kept as received, so appen
 no re-encoding; they are decoded only when a dossier is not in the worker's cache. The value is
 zlib-compressed (level 1): the events of one dossier repeat its code, units and names, so it
 shrinks to about 40 % for some 40 µs per write, and the table is what a worker holds per dossier.
+
+A dossier holds at most `MOTCUA_MAX_EVENTS_PER_DOSSIER` events and `MOTCUA_MAX_DOSSIER_BYTES` of
+event bytes (`Bounds`): one more is refused with `DossierFull` and the state is left as it was,
+so a hostile or broken feed can neither make a value larger than a Kafka record nor make judging
+one dossier take the worker's time. Redeliveries of what it holds remain duplicates, full or not.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ import json
 import struct
 import zlib
 from collections import OrderedDict
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hub.codec import decode_event
 from hub.domain.engine import Emitted
 from hub.domain.events import DossierEvent
+from hub.errors import DeadLetterError
+from hub.settings import Settings
 
 _LEN = struct.Struct(">I")
 _ZLIB = b"\x01"  # first byte of a compressed value; an uncompressed one starts with 0x00
@@ -33,6 +41,30 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+class DossierFull(DeadLetterError):
+    """An event a dossier cannot take (dead-lettered TOO_LARGE); the dossier is unchanged."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__("TOO_LARGE", message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How much one dossier may hold: events, and bytes of stored events (as received)."""
+
+    max_events: int
+    max_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Bounds:
+        return cls(settings.max_events_per_dossier, settings.max_dossier_bytes)
+
+
+def _plural(n: int) -> str:
+    return f"{n} event" if n == 1 else f"{n} events"
+
+
 @dataclass
 class DossierState:
     partition: int
@@ -43,28 +75,75 @@ class DossierState:
     owner: str | None = (
         None  # a `<source>:<id>` dossier claimed by a one-stop code (its events go there)
     )
+    # identity (source, id) -> the earliest event time held for it (None: a delivery without
+    # one), so that `has` is one lookup, not a pass over the events; and the bytes held
+    _held: dict[tuple[str, str], datetime | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _bytes: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._held = {}
+        for ev in self.events:
+            self._hold(ev)
+        self._bytes = sum(len(b) for b in self.blobs)
+
+    def _hold(self, ev: DossierEvent) -> None:
+        ident = ev.identity
+        if ident not in self._held:
+            self._held[ident] = ev.event_time
+            return
+        held = self._held[ident]
+        if held is not None and (ev.event_time is None or ev.event_time < held):
+            self._held[ident] = ev.event_time
 
     def has(self, ev: DossierEvent) -> bool:
-        """A redelivery, or a later-timed delivery of an id already held, changes nothing."""
-        for seen in self.events:
-            if seen.event_id == ev.event_id:
-                if seen.event_time is None or ev.event_time is None:
-                    return True
-                return seen.event_time <= ev.event_time
-        return False
+        """A redelivery, or a later-timed delivery of an event already held, changes nothing:
+        the facts take the earliest delivery of each identity (source and id)."""
+        if ev.identity not in self._held:
+            return False
+        held = self._held[ev.identity]
+        return held is None or ev.event_time is None or held <= ev.event_time
 
-    def add(self, ev: DossierEvent, blob: bytes) -> None:
+    def add(
+        self, ev: DossierEvent, blob: bytes, bounds: Bounds | None = None, code: str = "?"
+    ) -> None:
+        """Hold `ev`, travelled as `blob`; past `bounds` raise DossierFull and change nothing.
+        `code` names the dossier in the refusal."""
+        if bounds is not None:
+            held = f"dossier {code} holds {_plural(len(self.events))} ({self._bytes} bytes)"
+            what = f"{ev.source.value} event {ev.event_id[:80]!r} ({len(blob)} bytes) refused"
+            if len(self.events) >= bounds.max_events:
+                raise DossierFull(
+                    code,
+                    f"{held}, the most MOTCUA_MAX_EVENTS_PER_DOSSIER={bounds.max_events} "
+                    f"allows: {what}",
+                )
+            if self._bytes + len(blob) > bounds.max_bytes:
+                raise DossierFull(
+                    code,
+                    f"{held}: one more would pass MOTCUA_MAX_DOSSIER_BYTES={bounds.max_bytes}: "
+                    f"{what}",
+                )
         self.events.append(ev)
         self.blobs.append(blob)
+        self._hold(ev)
+        self._bytes += len(blob)
 
-    def remove(self, event_ids: set[str]) -> None:
+    def remove(self, withdrawn: Set[tuple[str | None, str]]) -> None:
+        """Drop the withdrawn events, given as (source, id); a None source (a withdrawal sent
+        before withdrawals named sources) matches that id from any source."""
         kept = [
             (e, b)
             for e, b in zip(self.events, self.blobs, strict=True)
-            if e.event_id not in event_ids
+            if e.identity not in withdrawn and (None, e.event_id) not in withdrawn
         ]
         self.events = [e for e, _ in kept]
         self.blobs = [b for _, b in kept]
+        self._reindex()
 
     def dumps(self) -> bytes:
         header = json.dumps(
