@@ -81,7 +81,6 @@ class JudgeLoop:
         self.publisher = publisher
         self.metrics = metrics
         self.assigned: set[int] = set()  # partitions of hub.dossier.events judged here
-        self.ready = asyncio.Event()  # set once the first assignment is restored
         self.consumer: AIOKafkaConsumer | None = None
         self._batch = asyncio.Lock()
 
@@ -241,7 +240,6 @@ class JudgeLoop:
             )
         self.assigned = set(partitions)
         self.judge.forget_partitions()
-        self.ready.set()
 
     async def _restore(self, partitions: set[int]) -> int:
         consumer = AIOKafkaConsumer(
