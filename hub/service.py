@@ -8,8 +8,9 @@
     └── web face (hub/web)             the page, the JSON API, /metrics, /health
 
 Every module below takes what it needs as arguments; none imports this one. Nothing happens at
-import time, nothing of a library is patched: `Service(...)` builds, and two services can live
-side by side in one process (each with its own faust app, registry, table and store).
+import time: `Service(...)` builds (and installs the one change made to a library,
+hub/stream/fencing.py, checked against its version), and two services can live side by side in
+one process (each with its own faust app, registry, table and store).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hub.domain.engine import Engine
 from hub.metrics import HubMetrics
 from hub.monitoring import LagSampler, StateCollector
 from hub.settings import Settings
+from hub.stream import fencing
 from hub.stream.app import StreamApp
 from hub.stream.clock import Clock, system_clock
 from hub.stream.judge import Judge
@@ -38,6 +40,7 @@ class Service:
     """One worker process's parts, wired. `app` is what a faust `Worker` runs."""
 
     def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        fencing.install()  # the one change to a library's insides: hub/stream/fencing.py
         self.settings = settings
         self.clock = clock
         # the catalogue and the calendar are read (and a bad line reported) before Kafka is used

@@ -60,7 +60,11 @@ class Settings(BaseSettings):
         default_factory=lambda: socket.gethostname(), min_length=1, pattern=r"^[A-Za-z0-9._-]+$"
     )
     web_url: str | None = None  # how other workers reach this one's web port (trace routing)
-    transaction_timeout_s: float = Field(30.0, ge=1.0, le=900.0)
+    # A worker silent for session_timeout_s loses its partitions to the others; a transaction
+    # open longer than transaction_timeout_s is aborted by the broker. The second shorter than
+    # the first: a worker stalled long enough to lose its partitions has lost its open batch.
+    session_timeout_s: float = Field(30.0, ge=6.0, le=300.0)
+    transaction_timeout_s: float = Field(20.0, ge=1.0, le=900.0)
 
     partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
     tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors
@@ -87,6 +91,15 @@ class Settings(BaseSettings):
     @property
     def advertised_web_url(self) -> str:
         return self.web_url or f"http://{self.web_host}:{self.web_port}"
+
+    @model_validator(mode="after")
+    def _transactions_expire_before_sessions(self) -> Settings:
+        if self.transaction_timeout_s >= self.session_timeout_s:
+            raise ValueError(
+                "MOTCUA_TRANSACTION_TIMEOUT_S must be shorter than MOTCUA_SESSION_TIMEOUT_S "
+                f"({self.transaction_timeout_s} >= {self.session_timeout_s})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _origin_at_needs_origin(self) -> Settings:

@@ -47,6 +47,7 @@ from hub.kafka_client import connection_options, transactional_producer_options
 from hub.metrics import HubMetrics
 from hub.protocol import Headers, entered_stamp, event_headers
 from hub.settings import Settings
+from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.ingest import DeadLetter, InboundMarks, count, dead_letters, decode, truncated
@@ -221,8 +222,8 @@ class Intake:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=cfg.batch_max,
-            session_timeout_ms=30_000,
-            heartbeat_interval_ms=3_000,
+            session_timeout_ms=int(cfg.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(cfg.session_timeout_s * 100),
             **options,
         )
         await producer.start()  # aborts what a previous run of this instance left open
@@ -233,8 +234,13 @@ class Intake:
             try:
                 while True:
                     batches = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
+                    member = fencing.membership_or_none(consumer)  # the one it was read in
+                    if member is None:
+                        # read as it was dropped from the group: not ours to commit; the
+                        # partitions' positions go back to the committed offsets as it rejoins
+                        batches = {}
                     # a stop waits for the batch in hand: its transaction commits or aborts
-                    await asyncio.shield(self._batch_once(producer, consumer, batches))
+                    await asyncio.shield(self._batch_once(producer, consumer, batches, member))
             finally:
                 self.consumer = None
                 async with self._batch:
@@ -243,7 +249,11 @@ class Intake:
             await producer.stop()
 
     async def _batch_once(
-        self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
+        self,
+        producer: AIOKafkaProducer,
+        consumer: AIOKafkaConsumer,
+        batches: dict[Any, Any],
+        member: fencing.Membership | None,
     ) -> None:
         async with self._batch:
             if batches:
@@ -251,6 +261,8 @@ class Intake:
                 try:
                     await self._process(producer, consumer, batches)
                     offsets, self._uncommitted = self._uncommitted, {}
+                    assert member is not None
+                    fencing.stamp(producer, member)  # a stalled member's commit is refused
                     await producer.send_offsets_to_transaction(offsets, self.group_id)
                     await producer.commit_transaction()
                 except BaseException:

@@ -32,18 +32,19 @@ from aiokafka.errors import IllegalStateError
 
 from hub.codec import CodecError, encode_alert
 from hub.domain.alerts import Alert
+from hub.errors import DeadLetterError
 from hub.kafka_client import connection_options, transactional_producer_options
 from hub.metrics import HubMetrics
 from hub.protocol import (
     KIND_EVENT,
     DeadLetterInfo,
-    ProtocolError,
     dead_letter_headers,
     entered_at,
     kind_headers,
     kind_of,
 )
 from hub.settings import Settings
+from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
@@ -83,6 +84,7 @@ class JudgeLoop:
         self.assigned: set[int] = set()  # partitions of hub.dossier.events judged here
         self.consumer: AIOKafkaConsumer | None = None
         self._batch = asyncio.Lock()
+        self._member_id: str | None = None  # in the group as, at the last assignment
 
     @property
     def group_id(self) -> str:
@@ -111,6 +113,7 @@ class JudgeLoop:
         self.judge.outbox.clear()
         self.judge.forget_partitions()
         self.assigned.clear()
+        self._member_id = None
 
     async def _run_once(self) -> None:
         cfg = self.settings
@@ -126,21 +129,22 @@ class JudgeLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=cfg.batch_max,
-            session_timeout_ms=30_000,
-            heartbeat_interval_ms=3_000,
+            session_timeout_ms=int(cfg.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(cfg.session_timeout_s * 100),
             **connection_options(cfg),
         )
         await producer.start()  # aborts what a previous run of this instance left open
         try:
             consumer.subscribe([DOSSIER_EVENTS], listener=_Rebalance(self))
+            self.consumer = consumer  # before start: the first assignment may come at once
             await consumer.start()
-            self.consumer = consumer
             try:
                 while True:
                     batches = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
-                    if batches:
+                    member = fencing.membership_or_none(consumer)  # the one it was read in
+                    if batches and member is not None:
                         # a stop waits for the batch in hand: its transaction commits or aborts
-                        await asyncio.shield(self._locked(producer, consumer, batches))
+                        await asyncio.shield(self._locked(producer, member, batches))
             finally:
                 self.consumer = None
                 async with self._batch:
@@ -153,13 +157,13 @@ class JudgeLoop:
         return changelog_topic(self.settings.app_id)
 
     async def _locked(
-        self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
+        self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
         async with self._batch:
-            await self._process(producer, consumer, batches)
+            await self._process(producer, member, batches)
 
     async def _process(
-        self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
+        self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
         judge = self.judge
         alerts: list[Alert] = []
@@ -170,7 +174,7 @@ class JudgeLoop:
                 try:
                     kind = kind_of(msg.headers)
                     found = judge.handle(kind, msg.partition, msg.key, msg.value)
-                except (ProtocolError, CodecError) as exc:  # a stray record: no bug of ours
+                except (DeadLetterError, CodecError) as exc:  # a stray record, a full dossier
                     log.warning(
                         "dead-lettered a stray record %s[%d]@%d: %s",
                         msg.topic,
@@ -189,6 +193,8 @@ class JudgeLoop:
                     entered.append(stamp)
                 alerts += found
         judge.flush()
+        consumer = self.consumer
+        assert consumer is not None
         offsets = {tp: await _next_offset(consumer, tp, m) for tp, m in batches.items() if m}
         await producer.begin_transaction()
         try:
@@ -202,11 +208,12 @@ class JudgeLoop:
             for key, value in self.publisher.take():
                 await producer.send(DOSSIER_SUMMARY, value, key=key)
             for bad, error in failed:
-                self.metrics.deadletters.labels("hub", "INTERNAL").inc()
-                headers = _internal(bad, error, self.clock())
+                self.metrics.deadletters.labels("hub", _reason(error)).inc()
+                headers = _dead_letter(bad, error, self.clock())
                 await producer.send(DEADLETTER, bad.value, key=bad.key, headers=headers)
             for key, state, partition in self.table.take():
                 await producer.send(self.changelog, state, key=key, partition=partition)
+            fencing.stamp(producer, member)  # a stalled member's commit is refused
             await producer.send_offsets_to_transaction(offsets, self.group_id)
             await producer.commit_transaction()
         except BaseException:
@@ -223,9 +230,21 @@ class JudgeLoop:
         return len(parts) if parts else 0
 
     # -- partitions -----------------------------------------------------------------------------
-    async def on_assigned(self, partitions: set[int]) -> None:
-        """Forget the partitions gone, rebuild the new ones from the changelog."""
-        gone, new = self.assigned - partitions, partitions - self.assigned
+    async def on_assigned(self, partitions: set[int], member_id: str) -> None:
+        """Forget the partitions gone, rebuild the new ones from the changelog.
+
+        A partition this worker had before keeps its state only if the worker stayed in the
+        group meanwhile: an eager rebalance shows every member every assignment, so a partition
+        judged elsewhere in between was seen to go. A worker dropped from the group (stalled
+        past its session, cut off from the broker) comes back under a new member id, and may
+        have missed generations: it rebuilds everything."""
+        kept = partitions & self.assigned
+        moved = kept if member_id != self._member_id else set()
+        if moved:
+            log.warning("back in the group as a new member: partitions %s rebuilt", sorted(moved))
+        self._member_id = member_id
+        gone = (self.assigned - partitions) | moved
+        new = (partitions - self.assigned) | moved
         if gone:
             self.table.drop_partitions(gone)
         if new:
@@ -294,15 +313,22 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         async with self.loop._batch:
+            consumer = self.loop.consumer
+            member = "" if consumer is None else str(consumer._coordinator.member_id)
             await self.loop.on_assigned(
-                {tp.partition for tp in assigned if tp.topic == DOSSIER_EVENTS}
+                {tp.partition for tp in assigned if tp.topic == DOSSIER_EVENTS}, member
             )
 
 
-def _internal(msg: Any, exc: Exception, now: Any) -> list[tuple[str, bytes]]:
+def _reason(exc: Exception) -> str:
+    """A dossier over its bounds is TOO_LARGE; a stray record or a bug, INTERNAL."""
+    return exc.reason if isinstance(exc, DeadLetterError) else "INTERNAL"
+
+
+def _dead_letter(msg: Any, exc: Exception, now: Any) -> list[tuple[str, bytes]]:
     return dead_letter_headers(
         DeadLetterInfo(
-            reason="INTERNAL",
+            reason=_reason(exc),
             message=repr(exc)[:1000],
             topic=msg.topic,
             partition=msg.partition,
