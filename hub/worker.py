@@ -53,14 +53,9 @@ async def _dump_tasks_on_sigusr1(app: Any) -> None:
         return " -> ".join(where) or "(done or not started)"
 
     def dump() -> None:
-        loops = {"main": asyncio.get_running_loop()}
-        # faust reads Kafka on a thread of its own, with its own event loop
-        thread_loop = getattr(getattr(app.consumer, "_thread", None), "thread_loop", None)
-        if isinstance(thread_loop, asyncio.AbstractEventLoop):
-            loops["consumer thread"] = thread_loop
-        for name, loop in loops.items():
-            for task in asyncio.all_tasks(loop):
-                log.warning("%s task %s: %s", name, task.get_name(), chain(task))
+        # every Kafka client of the worker (intake, judge, ticks, summary reader) runs here
+        for task in asyncio.all_tasks(asyncio.get_running_loop()):
+            log.warning("task %s: %s", task.get_name(), chain(task))
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
 
