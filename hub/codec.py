@@ -125,7 +125,8 @@ class SchemaCodec:
         buf.seek(HEADER_LEN)
         try:
             record = schemaless_reader(buf, self._parsed, None)
-        except (EOFError, ValueError, IndexError, UnicodeDecodeError) as exc:
+        except (EOFError, ValueError, IndexError, UnicodeDecodeError, OverflowError) as exc:
+            # OverflowError: a timestamp outside years 1-9999
             raise CodecError(f"{self.name}: corrupt Avro body: {exc}") from exc
         if buf.tell() != len(data):
             raise CodecError(

@@ -121,7 +121,26 @@ def parse_claim(payload: bytes) -> str:
     code = data.get("code") if isinstance(data, dict) else None
     if not isinstance(code, str) or not code:
         raise ProtocolError("a claim names no dossier code")
+    dossier_key(code.encode("utf-8", "replace"))  # the checks a dossier's key passes
+    if code.encode("utf-8", "replace").decode() != code:  # a lone surrogate: no key at all
+        raise ProtocolError("a claim's code is not text")
     return code
+
+
+MAX_KEY_BYTES = 300  # a dossier code or `<source>:<id>`, with room: ids are at most 200
+
+
+def dossier_key(key: bytes | None) -> str:
+    """The dossier a record is keyed by, as text; ProtocolError for a key no dossier has (none,
+    not UTF-8, an internal key of the hub's own entries, too long)."""
+    if not key:
+        raise ProtocolError("a dossier record without a key")
+    if is_internal_key(key) or len(key) > MAX_KEY_BYTES:
+        raise ProtocolError(f"a dossier record under the key {key[:40]!r}")
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"a dossier key that is not UTF-8: {key[:40]!r}") from exc
 
 
 def encode_withdraw(events: Iterable[tuple[str, str]]) -> bytes:
@@ -143,6 +162,7 @@ def parse_withdraw(payload: bytes) -> set[tuple[str | None, str]]:
         elif (
             isinstance(item, list)
             and len(item) == 2
+            and isinstance(item[0], str)
             and item[0] in _SOURCES
             and isinstance(item[1], str)
         ):

@@ -28,12 +28,13 @@ import logging
 import re
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from hub.codec import decode_event
 from hub.domain.alerts import Alert
 from hub.domain.dossier import DossierFacts
 from hub.domain.engine import Engine
-from hub.domain.events import Source
+from hub.domain.events import DossierEvent, Source
 from hub.domain.watermark import Watermark, parse_mark
 from hub.metrics import HubMetrics
 from hub.protocol import (
@@ -43,6 +44,7 @@ from hub.protocol import (
     KIND_WITHDRAW,
     ProtocolError,
     clock_key,
+    dossier_key,
     encode_claim,
     encode_withdraw,
     is_internal_key,
@@ -114,13 +116,17 @@ class Judge:
             # so no honest mark does: a later one is a stray record's and would move the
             # watermark for good (highs only grow).
             limit = wall + int(self.settings.max_event_lead_s * 1000) + _MARK_SLACK_MS
+            # nor one before any plausible time (as "now", it must still be a date)
+            floor = _EARLIEST_MS
             wm = self._watermark(partition)
             before = wm.to_json(with_seen=False)
             if 0 < record.expect <= _MAX_INBOUND_PARTITIONS:
                 wm.expected = record.expect  # the latest count, so a stray one cannot freeze it
             for key, values in record.marks.items():
                 high, idle, waiting = parse_mark(values)
-                if not _INBOUND_MARK.fullmatch(key) or (high is not None and high > limit):
+                if not _INBOUND_MARK.fullmatch(key) or (
+                    high is not None and not floor <= high <= limit
+                ):
                     self.metrics.skipped.labels("hub.dossier.events:clock").inc()
                     continue
                 wm.merge(key, high, idle, waiting, seen_ms=wall)
@@ -251,8 +257,8 @@ class Judge:
             raise ProtocolError("a record without a value")
         if kind == KIND_CLOCK:
             return self.on_clock(partition, value)
-        if not key:
-            raise ProtocolError("a dossier record without a key")
+        dossier_key(key)
+        assert key is not None
         handler = {KIND_CLAIM: self.on_claim, KIND_WITHDRAW: self.on_withdraw}.get(
             kind, self.on_event
         )
@@ -283,6 +289,7 @@ class Judge:
 
     def on_event(self, partition: int, key: bytes, blob: bytes) -> list[Alert]:
         ev = decode_event(blob)
+        _plausible_times(ev)
         state = self._load_for_update(key, partition) or DossierState(partition)
         if state.has(ev):
             self.metrics.duplicates.labels(ev.source.value).inc()
@@ -368,9 +375,12 @@ class Judge:
                 self._expire(key, state.partition)
                 return self._alerts(key, result.alerts, facts)
             wake = expires
+        # the index holds an entry per (wake-up, dossier): one already there is not pushed again
+        # (each evaluation would otherwise add one, and stray records could grow it at will)
+        pushed = wake is not None and wake != state.next_wake_ms
         state.next_wake_ms = wake
         self._save(key, state, state.partition)
-        if wake is not None:
+        if pushed and wake is not None:
             heapq.heappush(self._heap(state.partition), (wake, key))
         return self._alerts(key, result.alerts, facts)
 
@@ -394,6 +404,21 @@ class Judge:
         self.metrics.full_dossiers.set(len(self._full))
         self._save(key, None, partition)
         self.metrics.expired.inc()
+
+
+# Every time an event may carry lies within these years: the intake's window (now less
+# MOTCUA_MAX_EVENT_AGE_DAYS, now plus a lead) is far inside them. A record another program put
+# on hub.dossier.events may carry any time the codec takes (years 1-9999); such an event would
+# be stored, and the calendar could then never judge its dossier again.
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_EARLIEST_MS = int(_EARLIEST.timestamp() * 1000)
+
+
+def _plausible_times(ev: DossierEvent) -> None:
+    for name, value in ev:
+        if isinstance(value, datetime) and not _EARLIEST <= value < _LATEST:
+            raise ProtocolError(f"an event whose {name} is out of range: {value.isoformat()}")
 
 
 def _copy(state: DossierState) -> DossierState:
