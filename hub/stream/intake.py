@@ -55,6 +55,7 @@ from hub.stream.state import to_ms
 from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS, record_limit
 
 log = logging.getLogger(__name__)
+FETCH_MAX_WAIT_MS = 100
 RESTART_AFTER_S = 5.0
 # what the broker (or aiokafka, over max_request_size) answers for a record too large to take
 SIZE_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError)
@@ -222,6 +223,9 @@ class Intake:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=cfg.batch_max,
+            # a fetch of quiet partitions returns after this, not aiokafka's 500 ms: a record
+            # arriving meanwhile elsewhere waits no longer than that to be read
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             session_timeout_ms=int(cfg.session_timeout_s * 1000),
             heartbeat_interval_ms=int(cfg.session_timeout_s * 100),
             **options,

@@ -60,6 +60,7 @@ from hub.topics import (
 )
 
 log = logging.getLogger(__name__)
+FETCH_MAX_WAIT_MS = 100
 RESTART_AFTER_S = 5.0
 
 
@@ -129,6 +130,9 @@ class JudgeLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=cfg.batch_max,
+            # a fetch of quiet partitions returns after this, not aiokafka's 500 ms: a record
+            # arriving meanwhile elsewhere waits no longer than that to be read
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             session_timeout_ms=int(cfg.session_timeout_s * 1000),
             heartbeat_interval_ms=int(cfg.session_timeout_s * 100),
             **connection_options(cfg),
