@@ -81,6 +81,20 @@ class HubMetrics:
             "Dossiers whose judging failed (a bug): left as they were, the record dead-lettered",
             registry=r,
         )
+        self.commit_seconds = Histogram(
+            "motcua_transaction_commit_seconds",
+            "How long committing a batch's transaction takes (offsets and commit), per stage",
+            ["stage"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self.batch_records = Histogram(
+            "motcua_batch_records",
+            "Records per batch a stage takes (one transaction each)",
+            ["stage"],
+            buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 5000),
+            registry=r,
+        )
         self.skipped = Counter(
             "motcua_internal_records_skipped",
             "Records on the hub's own topics that did not follow its protocol, skipped",

@@ -267,8 +267,15 @@ class Intake:
                     offsets, self._uncommitted = self._uncommitted, {}
                     assert member is not None
                     fencing.stamp(producer, member)  # a stalled member's commit is refused
+                    committing = time.perf_counter()
                     await producer.send_offsets_to_transaction(offsets, self.group_id)
                     await producer.commit_transaction()
+                    self.metrics.commit_seconds.labels("intake").observe(
+                        time.perf_counter() - committing
+                    )
+                    self.metrics.batch_records.labels("intake").observe(
+                        sum(len(m) for m in batches.values())
+                    )
                 except BaseException:
                     self._uncommitted.clear()
                     self._read.clear()

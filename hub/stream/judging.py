@@ -218,8 +218,13 @@ class JudgeLoop:
             for key, state, partition in self.table.take():
                 await producer.send(self.changelog, state, key=key, partition=partition)
             fencing.stamp(producer, member)  # a stalled member's commit is refused
+            committing = time.perf_counter()
             await producer.send_offsets_to_transaction(offsets, self.group_id)
             await producer.commit_transaction()
+            self.metrics.commit_seconds.labels("judge").observe(time.perf_counter() - committing)
+            self.metrics.batch_records.labels("judge").observe(
+                sum(len(m) for m in batches.values())
+            )
         except BaseException:
             with contextlib.suppress(Exception):
                 await producer.abort_transaction()
