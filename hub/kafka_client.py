@@ -41,3 +41,24 @@ def transactional_producer_options(
         "max_batch_size": min(512 * 1024, max_request_size),
         "linger_ms": 5,
     }
+
+
+# A fetch of quiet partitions returns after this, not aiokafka's 500 ms: a record arriving
+# meanwhile elsewhere waits no longer than that to be read.
+FETCH_MAX_WAIT_MS = 100
+
+
+def stage_consumer_options(settings: Settings, group_id: str) -> dict[str, Any]:
+    """A stage's consumer (intake, judge): in its group, committing only through its
+    transactions, reading only what committed."""
+    return {
+        **connection_options(settings),
+        "group_id": group_id,
+        "isolation_level": "read_committed",
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": settings.batch_max,
+        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+        "session_timeout_ms": int(settings.session_timeout_s * 1000),
+        "heartbeat_interval_ms": int(settings.session_timeout_s * 100),
+    }

@@ -43,7 +43,10 @@ from connectors import Reason, Rejection
 from hub.codec import encode_event
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.events import DossierEvent
-from hub.kafka_client import connection_options, transactional_producer_options
+from hub.kafka_client import (
+    stage_consumer_options,
+    transactional_producer_options,
+)
 from hub.metrics import HubMetrics
 from hub.protocol import Headers, entered_stamp, event_headers
 from hub.settings import Settings
@@ -55,7 +58,6 @@ from hub.stream.state import to_ms
 from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS, record_limit
 
 log = logging.getLogger(__name__)
-FETCH_MAX_WAIT_MS = 100
 RESTART_AFTER_S = 5.0
 # what the broker (or aiokafka, over max_request_size) answers for a record too large to take
 SIZE_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError)
@@ -210,26 +212,13 @@ class Intake:
 
     async def _run_once(self) -> None:
         cfg = self.settings
-        options = connection_options(cfg)
         # the record limit is read again at each start: a topic's limit lowered meanwhile is
         # then met at send(), record by record, not as a failed transaction
         limit = await record_limit(cfg, [DOSSIER_EVENTS, DEADLETTER])
         producer = AIOKafkaProducer(
             **transactional_producer_options(cfg, self.transactional_id, limit)
         )
-        consumer = AIOKafkaConsumer(
-            group_id=self.group_id,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=cfg.batch_max,
-            # a fetch of quiet partitions returns after this, not aiokafka's 500 ms: a record
-            # arriving meanwhile elsewhere waits no longer than that to be read
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            session_timeout_ms=int(cfg.session_timeout_s * 1000),
-            heartbeat_interval_ms=int(cfg.session_timeout_s * 100),
-            **options,
-        )
+        consumer = AIOKafkaConsumer(**stage_consumer_options(cfg, self.group_id))
         await producer.start()  # aborts what a previous run of this instance left open
         try:
             consumer.subscribe(list(INBOUND_TOPICS.values()), listener=_Rebalance(self))

@@ -33,7 +33,11 @@ from aiokafka.errors import IllegalStateError
 from hub.codec import CodecError, encode_alert
 from hub.domain.alerts import Alert
 from hub.errors import DeadLetterError
-from hub.kafka_client import connection_options, transactional_producer_options
+from hub.kafka_client import (
+    connection_options,
+    stage_consumer_options,
+    transactional_producer_options,
+)
 from hub.metrics import HubMetrics
 from hub.protocol import (
     KIND_EVENT,
@@ -60,7 +64,6 @@ from hub.topics import (
 )
 
 log = logging.getLogger(__name__)
-FETCH_MAX_WAIT_MS = 100
 RESTART_AFTER_S = 5.0
 
 
@@ -124,19 +127,7 @@ class JudgeLoop:
         producer = AIOKafkaProducer(
             **transactional_producer_options(cfg, self.transactional_id, limit)
         )
-        consumer = AIOKafkaConsumer(
-            group_id=self.group_id,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=cfg.batch_max,
-            # a fetch of quiet partitions returns after this, not aiokafka's 500 ms: a record
-            # arriving meanwhile elsewhere waits no longer than that to be read
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            session_timeout_ms=int(cfg.session_timeout_s * 1000),
-            heartbeat_interval_ms=int(cfg.session_timeout_s * 100),
-            **connection_options(cfg),
-        )
+        consumer = AIOKafkaConsumer(**stage_consumer_options(cfg, self.group_id))
         await producer.start()  # aborts what a previous run of this instance left open
         try:
             consumer.subscribe([DOSSIER_EVENTS], listener=_Rebalance(self))
