@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     max_items_per_message: int = Field(1000, ge=1, le=1_000_000)  # items of one inbound message
     deadletter_bytes_factor: float = Field(2.0, ge=1.0, le=100.0)  # dead-letter bytes per message
     max_events_per_dossier: int = Field(1000, ge=10, le=1_000_000)
-    max_dossier_bytes: int = Field(262_144, ge=16_384, le=16_777_216)  # its stored events, raw
+    max_dossier_bytes: int = Field(262_144, ge=16_384, le=786_432)  # its stored events, raw
     max_text_chars: int = Field(2000, ge=100, le=1_000_000)  # free text kept per field
     max_event_age_days: float = Field(3650.0, gt=0)  # times accepted: not older than this,
     max_event_lead_s: float = Field(86_400.0, ge=0)  # event times not later than wall + this

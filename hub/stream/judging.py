@@ -65,6 +65,8 @@ from hub.topics import (
 
 log = logging.getLogger(__name__)
 RESTART_AFTER_S = 5.0
+# what a stored state holds besides its events' bytes, at most (its alerts, lengths, header)
+STATE_OVERHEAD = 200_000
 
 
 class JudgeLoop:
@@ -124,6 +126,15 @@ class JudgeLoop:
         limit = await record_limit(
             cfg, [ALERTS, DOSSIER_EVENTS, DOSSIER_SUMMARY, DEADLETTER, self.changelog]
         )
+        if cfg.max_dossier_bytes + STATE_OVERHEAD > limit:
+            # a full dossier's state would not fit a changelog record: its batch could never
+            # commit, and the judge would try it again and again
+            log.error(
+                "MOTCUA_MAX_DOSSIER_BYTES=%d leaves no room in the topics' %d-byte records: "
+                "lower it, or raise max.message.bytes",
+                cfg.max_dossier_bytes,
+                limit,
+            )
         producer = AIOKafkaProducer(
             **transactional_producer_options(cfg, self.transactional_id, limit)
         )
