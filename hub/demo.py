@@ -32,7 +32,7 @@ from hub import broker
 from hub.cli import main, settings
 from hub.domain.calendar import TZ, WorkingCalendar
 from hub.errors import StopError
-from hub.settings import ClockMode, Settings
+from hub.settings import ClockMode, Settings, secret
 from hub.stream.clock import WarpedClock
 from hub.testing import READY, Process, start_worker, worker_env
 
@@ -202,7 +202,7 @@ class Demo:
             clock_origin=origin,
             clock_origin_at=origin_at,
             allowed_lateness_s=repr(lateness),
-            land_security_code=cfg.land_security_code or DEFAULT_SECURITY_CODE,
+            land_security_code=secret(cfg.land_security_code) or DEFAULT_SECURITY_CODE,
             web_port=cfg.web_port,
             web_host=cfg.web_host,
         )
@@ -254,7 +254,7 @@ class Demo:
                 dossiers=self.dossiers,
                 start=self.start,
                 days=self.days,
-                security_code=cfg.land_security_code or DEFAULT_SECURITY_CODE,
+                security_code=secret(cfg.land_security_code) or DEFAULT_SECURITY_CODE,
                 max_message_bytes=cfg.max_message_bytes,
             ),
             load_catalogue(cfg.catalog_file),

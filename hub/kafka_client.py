@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from hub.settings import Settings
+from hub.settings import Settings, secret
 
 
 def connection_options(settings: Settings, bootstrap: str | None = None) -> dict[str, Any]:
@@ -16,12 +17,19 @@ def connection_options(settings: Settings, bootstrap: str | None = None) -> dict
     if settings.kafka_sasl_mechanism:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password
+        options["sasl_plain_password"] = secret(settings.kafka_sasl_password)
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         from aiokafka.helpers import create_ssl_context
 
-        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        options["ssl_context"] = create_ssl_context(cafile=cafile)
+        def path(p: Path | None) -> str | None:
+            return None if p is None else str(p)
+
+        options["ssl_context"] = create_ssl_context(
+            cafile=path(settings.kafka_ssl_cafile),
+            certfile=path(settings.kafka_ssl_certfile),
+            keyfile=path(settings.kafka_ssl_keyfile),
+            password=secret(settings.kafka_ssl_key_password),
+        )
     return options
 
 

@@ -6,7 +6,7 @@ import socket
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AwareDatetime, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -26,10 +26,16 @@ class Settings(BaseSettings):
     kafka_security_protocol: str = Field(
         "PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
     )
-    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_mechanism: str | None = Field(
+        None, pattern=r"^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|GSSAPI|OAUTHBEARER)$"
+    )
     kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = None
+    # secrets: never in a repr, a log line, an error message or a header (get_secret_value())
+    kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None  # a client certificate (mutual TLS)
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
 
     clock: ClockMode = ClockMode.WALL
     idle_timeout_s: float = Field(30.0, gt=0)
@@ -41,7 +47,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     catalog_file: Path = DATA_DIR / "procedures.csv"
     calendar_file: Path = DATA_DIR / "calendar-overrides.csv"
-    land_security_code: str | None = Field(None, min_length=1)  # "" would turn the check off
+    # "" would turn the check off: refused
+    land_security_code: SecretStr | None = Field(None, min_length=1)
     max_message_bytes: int = Field(524288, ge=1024)
     retention_days: float = Field(90.0, gt=0)  # a closed dossier's state is kept this long
 
@@ -93,6 +100,29 @@ class Settings(BaseSettings):
         return self.web_url or f"http://{self.web_host}:{self.web_port}"
 
     @model_validator(mode="after")
+    def _kafka_security_is_whole(self) -> Settings:
+        sasl = self.kafka_security_protocol.startswith("SASL")
+        if sasl and self.kafka_sasl_mechanism is None:
+            raise ValueError(
+                f"MOTCUA_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "MOTCUA_KAFKA_SASL_MECHANISM"
+            )
+        if not sasl and self.kafka_sasl_mechanism is not None:
+            raise ValueError(
+                "MOTCUA_KAFKA_SASL_MECHANISM is set but MOTCUA_KAFKA_SECURITY_PROTOCOL is "
+                f"{self.kafka_security_protocol}"
+            )
+        plain = self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+        if sasl and plain and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"MOTCUA_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism} needs "
+                "MOTCUA_KAFKA_SASL_USERNAME and MOTCUA_KAFKA_SASL_PASSWORD"
+            )
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("MOTCUA_KAFKA_SSL_CERTFILE and MOTCUA_KAFKA_SSL_KEYFILE go together")
+        return self
+
+    @model_validator(mode="after")
     def _transactions_expire_before_sessions(self) -> Settings:
         if self.transaction_timeout_s >= self.session_timeout_s:
             raise ValueError(
@@ -120,3 +150,8 @@ def load_settings() -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+def secret(value: SecretStr | None) -> str | None:
+    """A secret setting's text, for the one place that must hand it on."""
+    return None if value is None else value.get_secret_value()

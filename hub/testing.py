@@ -35,6 +35,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
+from pydantic import SecretStr
 
 from hub import broker
 from hub.domain.calendar import TZ, WorkingCalendar
@@ -137,6 +138,7 @@ def settings_env(**fields: object) -> dict[str, str]:
 
     def text(value: object) -> str:
         value = value.value if isinstance(value, Enum) else value
+        value = value.get_secret_value() if isinstance(value, SecretStr) else value
         return value.isoformat() if isinstance(value, date) else str(value)
 
     return {f"MOTCUA_{name.upper()}": text(value) for name, value in fields.items()}

@@ -14,7 +14,7 @@ import click
 
 from hub.domain.calendar import WorkingCalendar
 from hub.errors import HubError
-from hub.settings import load_settings
+from hub.settings import load_settings, secret
 from hub.simulate.province import SimConfig, Simulation, load_catalogue
 from hub.simulate.publish import publish, write_files
 
@@ -108,7 +108,7 @@ def simulate(
         malformed_share=malformed_share,
         duplicate_share=duplicate_share,
         out_of_order_share=out_of_order_share,
-        security_code=settings.land_security_code or DEFAULT_SECURITY_CODE,
+        security_code=secret(settings.land_security_code) or DEFAULT_SECURITY_CODE,
         max_message_bytes=settings.max_message_bytes,
     )
     sim = Simulation(config, catalogue, calendar)

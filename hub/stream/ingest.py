@@ -29,7 +29,7 @@ from hub.protocol import (
     dead_letter_headers,
     encode_clock,
 )
-from hub.settings import Settings
+from hub.settings import Settings, secret
 from hub.stream.clock import Clock
 from hub.stream.state import to_ms
 
@@ -213,7 +213,7 @@ def decode(
         partition=partition,
         offset=offset,
         max_message_bytes=settings.max_message_bytes,
-        land_security_code=settings.land_security_code,
+        land_security_code=secret(settings.land_security_code),
         max_items=settings.max_items_per_message,
         max_text_chars=settings.max_text_chars,
         now=now,

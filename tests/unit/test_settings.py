@@ -59,3 +59,64 @@ def test_the_worker_stops_on_a_bad_catalogue_line_before_touching_kafka(tmp_path
     )
     assert done.returncode == 2
     assert "line 3" in done.stderr and str(bad) in done.stderr
+
+
+SECRETS = {
+    "MOTCUA_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "MOTCUA_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+    "MOTCUA_KAFKA_SASL_USERNAME": "hub",
+    "MOTCUA_KAFKA_SASL_PASSWORD": "pa55-w0rd-sasl",
+    "MOTCUA_KAFKA_SSL_KEY_PASSWORD": "k3y-pa55",
+    "MOTCUA_LAND_SECURITY_CODE": "LAND-S3CRET",
+}
+
+
+def test_secrets_never_show_in_a_repr_or_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    cfg = load_settings()
+    shown = repr(cfg) + str(cfg) + str(cfg.model_dump())
+    for name in (
+        "MOTCUA_KAFKA_SASL_PASSWORD",
+        "MOTCUA_KAFKA_SSL_KEY_PASSWORD",
+        "MOTCUA_LAND_SECURITY_CODE",
+    ):
+        assert SECRETS[name] not in shown
+    from hub.kafka_client import connection_options
+    from hub.settings import secret
+
+    assert secret(cfg.land_security_code) == "LAND-S3CRET"
+    monkeypatch.setenv("MOTCUA_KAFKA_SSL_CAFILE", "/nonexistent/ca.pem")
+    with pytest.raises(FileNotFoundError) as caught:  # the password stays out of the error too
+        connection_options(load_settings())
+    assert "pa55" not in str(caught.value)
+    monkeypatch.setenv("MOTCUA_WEB_PORT", "nope")
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    assert not any(v in str(bad.value) for v in SECRETS.values() if v not in ("hub", "SASL_SSL"))
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"MOTCUA_LAND_SECURITY_CODE": ""}, "LAND_SECURITY_CODE"),
+        ({"MOTCUA_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "needs MOTCUA_KAFKA_SASL_MECHANISM"),
+        (
+            {
+                "MOTCUA_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "MOTCUA_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            },
+            "needs MOTCUA_KAFKA_SASL_USERNAME and MOTCUA_KAFKA_SASL_PASSWORD",
+        ),
+        ({"MOTCUA_KAFKA_SASL_MECHANISM": "PLAIN"}, "is set but"),
+        ({"MOTCUA_KAFKA_SASL_MECHANISM": "MD5"}, "MOTCUA_KAFKA_SASL_MECHANISM"),
+        ({"MOTCUA_KAFKA_SSL_CERTFILE": "/x/cert.pem"}, "go together"),
+    ],
+)
+def test_incomplete_kafka_security_is_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], says: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=says):
+        load_settings()
