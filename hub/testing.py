@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,15 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import SecretStr
 
 from hub import broker
+from hub.codec import encode_event
 from hub.domain.calendar import TZ, WorkingCalendar
 from hub.domain.catalog import Catalog
 from hub.domain.engine import Engine
+from hub.domain.events import CivilStatus, DossierEvent, EventKind, Source
+from hub.domain.stats import summarize
 from hub.settings import Settings
 from hub.stream.judge import Judge
+from hub.stream.state import DossierState
 from hub.topics import create_topics
 
 Record = tuple[str, bytes | None, bytes]  # (topic, key, value)
@@ -50,12 +54,21 @@ Record = tuple[str, bytes | None, bytes]  # (topic, key, value)
 RawRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]], int | None]
 # faust logs this once the worker runs (its agents started, its partitions assigned)
 READY = "[^Worker]: Ready"
-WORKER_COMMAND = (sys.executable, "-c", "from hub.cli import main; main()", "worker",
-                  "--loglevel", "info")  # fmt: skip
+WORKER_COMMAND = (
+    sys.executable,
+    "-c",
+    "from hub.cli import main; main()",
+    "worker",
+    "--loglevel",
+    "info",
+)
 # large enough for the biggest raw message the hub accepts (max_message_bytes) and a batch
 PRODUCER_OPTIONS: dict[str, Any] = {
-    "acks": "all", "linger_ms": 10, "max_batch_size": 512 * 1024, "max_request_size": 4_000_000,
-}  # fmt: skip
+    "acks": "all",
+    "linger_ms": 10,
+    "max_batch_size": 512 * 1024,
+    "max_request_size": 4_000_000,
+}
 
 
 # --- a broker of one's own ---------------------------------------------------------------
@@ -74,9 +87,12 @@ def free_ports(count: int) -> list[int]:
 def broker_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a local broker with its data in `data_dir`, on free ports."""
     port, controller_port = free_ports(2)
-    fields: dict[str, Any] = {"data_dir": data_dir, "broker_port": port,
-                              "broker_controller_port": controller_port,
-                              "kafka_bootstrap": f"127.0.0.1:{port}"}  # fmt: skip
+    fields: dict[str, Any] = {
+        "data_dir": data_dir,
+        "broker_port": port,
+        "broker_controller_port": controller_port,
+        "kafka_bootstrap": f"127.0.0.1:{port}",
+    }
     return Settings(**(fields | overrides))
 
 
@@ -379,3 +395,88 @@ def dict_judge(
         clock=clock or (lambda: datetime.now(TZ)),
         table={} if table is None else table,
     )
+
+
+# --- one big dossier ---------------------------------------------------------------------
+
+BIG_CODE = "000.00.12.H49-261103-0001"
+BIG_T0 = datetime(2026, 11, 3, 8, 30, tzinfo=TZ)
+# apologies, steps and land hand-overs with deadlines (some overdue), one-stop and land
+# supplement pauses and tax notices (one a night, each moving the due date), civil closings
+# without result (one UNREPORTED_COMPLETION each), and all but the closings mixed
+BIG_KINDS = ("apology", "step", "land", "pause", "land-pause", "tax", "closings", "mixed")
+_PAIRED = ("pause", "land-pause", "tax")  # kinds whose events go in pairs: a pause and its end
+
+
+def big_dossier(kind: str, n: int) -> list[tuple[DossierEvent, bytes]]:
+    """A receipt and n - 1 events of one of `BIG_KINDS`, each with the Avro bytes it travels
+    in: what the judge's cost per dossier is measured on (tests and bench)."""
+    receipt = DossierEvent(
+        event_id="snapshot",
+        source=Source.ONESTOP,
+        kind=EventKind.SNAPSHOT,
+        dossier_code=BIG_CODE,
+        event_time=BIG_T0,
+        status=2,
+        first_sync=True,
+        received_at=BIG_T0,
+        appointment_at=BIG_T0 + timedelta(days=14),
+        procedure_code="1.013831",
+        unit_name="Chi nhánh VPĐKĐĐ Thăng Bình",
+    )
+    events = [receipt, *(_big_item(kind, i) for i in range(n - 1))]
+    return [(ev, encode_event(ev)) for ev in events]
+
+
+def _big_item(kind: str, i: int) -> DossierEvent:
+    at = BIG_T0 + timedelta(hours=7) * (i + 1)
+    if kind in _PAIRED:  # a pause each night, 16:00 to 08:00: each moves the due date a day
+        at = BIG_T0.replace(hour=16, minute=0) + timedelta(days=i // 2 + 1, hours=16 * (i % 2))
+    base: dict[str, Any] = {"event_id": f"{kind}-{i}", "dossier_code": BIG_CODE, "event_time": at}
+    holder = {"holder_unit": f"Phòng {i % 7}", "holder_officer": f"cb.{i % 5}"}
+    deadline = at + timedelta(hours=(i % 3) * 20 + 1)  # some steps overdue, some not
+    if kind == "apology":
+        return DossierEvent(source=Source.ONESTOP, kind=EventKind.APOLOGY, apology_at=at, **base)
+    if kind in ("step", "land"):
+        source, step = (
+            (Source.ONESTOP, EventKind.STEP)
+            if kind == "step"
+            else (Source.LAND, EventKind.LAND_HANDOVER)
+        )
+        status = 4 if kind == "step" else None
+        return DossierEvent(
+            source=source, kind=step, status=status, step_deadline=deadline, **holder, **base
+        )
+    if kind == "pause":  # a supplement request, then the step that ends it, and again
+        status = 5 if i % 2 == 0 else 4
+        return DossierEvent(
+            source=Source.ONESTOP, kind=EventKind.STEP, status=status, **holder, **base
+        )
+    if kind == "land-pause":
+        paired = (EventKind.LAND_SUPPLEMENT_REQUESTED, EventKind.LAND_SUPPLEMENT_RECEIVED)
+        return DossierEvent(source=Source.LAND, kind=paired[i % 2], pause=True, **base)
+    if kind == "tax":  # a notice issued, then paid: a financial pause each time
+        tax = EventKind.TAX_NOTICE_ISSUED if i % 2 == 0 else EventKind.TAX_PAID
+        return DossierEvent(source=Source.TAX, kind=tax, notice_no=f"TB-{i // 2}", **base)
+    if kind == "closings":
+        return DossierEvent(
+            source=Source.CIVIL,
+            kind=EventKind.CIVIL,
+            civil_status=CivilStatus.TU_CHOI,
+            **holder,
+            **base,
+        )
+    if kind == "mixed":  # all but the closings, so that the dossier stays open
+        return _big_item(BIG_KINDS[i % 6], i)
+    raise ValueError(f"not one of {BIG_KINDS}: {kind!r}")
+
+
+def judge_once(events: list[tuple[DossierEvent, bytes]], engine: Engine, now: datetime) -> None:
+    """As the judge does with a dossier at a wake-up: add each event, evaluate once, summarize."""
+    state = DossierState(0)
+    for ev, blob in events:
+        if not state.has(ev):
+            state.add(ev, blob)
+    result = engine.evaluate(BIG_CODE, state.events, state.emitted, now, now)
+    assert result.facts is not None
+    summarize(result.facts, engine.calendar, engine.grace_working_days)

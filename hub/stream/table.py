@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, MutableMapping
 
-from hub.protocol import clock_partition, is_internal_key
+from hub.protocol import clock_partition
 from hub.stream.state import peek
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,6 @@ class DossierTable(MutableMapping[bytes, bytes]):
         self.data.clear()
         self.pending.clear()
 
-    def dossier_count(self) -> int:
-        return sum(1 for k in self.data if not is_internal_key(k))
 
 
 def _partition_of(key: bytes, value: bytes) -> int | None:
