@@ -1,6 +1,7 @@
 """The hub's web face, on faust's web server (contracts/operations.md "Web").
 
-    /                       the execution map, drill-down and dossier search (hub/web/index.html)
+    /                       the execution map, drill-down and dossier search (hub/web/index.html,
+                            its script app.js and style app.css: no inline code, for the CSP)
     /api/units              §7 rows per receiving unit; ?period=today|month|year|all or
                             ?from=YYYY-MM-DD&to=YYYY-MM-DD (inclusive dates, or ISO instants);
                             ?by_procedure=1 adds each unit's per-procedure rows
@@ -15,6 +16,11 @@ so any worker answers them; a trace needs the dossier's events, held only by the
 its partition, so the request goes there: each worker says on the summary topic which partitions
 it judges and where its web port answers (hub/stream/app.py), and any worker forwards it.
 The response header `X-Motcua-As-Of` gives the instant the figures are judged at.
+
+Access (hub/web/access.py): with tokens configured every route but the page shell and `/health`
+needs `Authorization: Bearer <token>`, and a route answers only about the receiving units
+`allowed_units(request)` names. `/api/units` and `/api/units/{unit}` are computed once per
+clock tick and summary-store version (hub/web/cache.py).
 """
 
 from __future__ import annotations
@@ -38,11 +44,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from hub.domain.calendar import TZ, WorkingCalendar
 from hub.domain.engine import Engine
 from hub.domain.stats import ms, unit_stats
-from hub.settings import Settings
+from hub.settings import ClockMode, Settings
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
 from hub.stream.state import DossierState, from_ms
 from hub.stream.summaries import SummaryStore
+from hub.web import access
+from hub.web.access import allowed_units, may_see
+from hub.web.cache import TickCache
 from hub.web.trace import build_trace, iso
 
 log = logging.getLogger(__name__)
@@ -52,8 +61,33 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=TZ)
 LATEST = datetime(2200, 1, 1, tzinfo=TZ)
 
 
+# the longest text a request may name: no code, unit or search is near it
+MAX_TEXT = 200
+FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+
+
 class BadRequest(ValueError):
     pass
+
+
+def flag(params: dict[str, str], name: str) -> bool:
+    value = params.get(name, "")
+    if value.lower() not in FLAGS:
+        raise BadRequest(f"{name} must be 1, true, 0 or false, not {value[:40]!r}")
+    return FLAGS[value.lower()]
+
+
+def text_param(value: str, name: str) -> str:
+    """A code or a search text: bounded, and text (no lone surrogates from bad escapes)."""
+    if len(value) > MAX_TEXT:
+        raise BadRequest(f"{name} is longer than {MAX_TEXT} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"{name} is not valid UTF-8") from exc
+    if any(ord(c) < 32 for c in value):
+        raise BadRequest(f"{name} holds control characters")
+    return value
 
 
 def _instant(text: str, end: bool) -> datetime:
@@ -78,8 +112,12 @@ def period_bounds(
 ) -> tuple[datetime | None, datetime | None]:
     """The `[start, end)` of a request's period; None: unbounded."""
     if "from" in params or "to" in params:
+        if "period" in params:
+            raise BadRequest("give period, or from and to, not both")
         start = _instant(params["from"], False) if params.get("from") else None
         end = _instant(params["to"], True) if params.get("to") else None
+        if start is not None and end is not None and start >= end:
+            raise BadRequest("from must come before to")
         return start, end
     period = params.get("period", "all")
     if period == "all":
@@ -110,13 +148,17 @@ def dossier_partition(key: bytes, count: int) -> int:
     return int(murmur2(key) & 0x7FFFFFFF) % count
 
 
-async def _forward(url: str) -> tuple[int, bytes]:
-    """A trace from the worker that holds it (one hop: the header stops a second)."""
+async def _forward(url: str, authorization: str | None) -> tuple[int, bytes]:
+    """A trace from the worker that holds it (one hop: the header stops a second). The
+    caller's credential goes along: the owning worker checks it again."""
     timeout = aiohttp.ClientTimeout(total=10)
+    headers = {ROUTED_HEADER: "1"}
+    if authorization:
+        headers["Authorization"] = authorization
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, headers={ROUTED_HEADER: "1"}) as response,
+            session.get(url, headers=headers) as response,
         ):
             return response.status, await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -124,8 +166,13 @@ async def _forward(url: str) -> tuple[int, bytes]:
         return 502, body.encode()
 
 
+def static_file(name: str) -> str:
+    """The page and its script and style: package data (hatch ships hub/web whole)."""
+    return (files("hub.web") / name).read_text(encoding="utf-8")
+
+
 def index_html() -> str:
-    return (files("hub.web") / "index.html").read_text(encoding="utf-8")
+    return static_file("index.html")
 
 
 @dataclass(frozen=True)
@@ -150,14 +197,33 @@ def install(app: faust.App, ctx: WebContext) -> None:
     blueprints._enabled = [  # faust mounts a production index at "": drop it
         (prefix, bp) for prefix, bp in blueprints._enabled if "production_index" not in str(bp)
     ]
+    # a bad token setting stops the start here; faust's aiohttp driver holds the application
+    access.install(app.web.web_app, ctx.settings)  # type: ignore[attr-defined]
     store = ctx.store
     started = time.time()
+    cache: TickCache[Any] = TickCache()
+    tick_ms = max(1, round(ctx.settings.tick_interval_s * 1000))
 
     def as_of() -> datetime | None:
         return store.as_of()
 
-    def headers() -> dict[str, str]:
-        t = as_of()
+    def tick_as_of() -> datetime | None:
+        """`as_of` at the clock's resolution: under the wall clock it moves every instant, and
+        figures judged a tick apart are what a tick-old cache would show anyway."""
+        t = store.as_of()
+        if t is None or ctx.settings.clock is not ClockMode.WALL:
+            return t
+        return from_ms(ms(t) // tick_ms * tick_ms)
+
+    def cache_key(route: str, q: dict[str, str], now: datetime | None) -> tuple[Any, ...]:
+        # store.read_messages grows with every record the summary reader applies: the version
+        return (route, tuple(sorted(q.items())), now, store.read_messages)
+
+    def bad(self: web.View, exc: BadRequest) -> web.Response:
+        return self.json({"error": str(exc)}, status=400, headers={"Cache-Control": "no-store"})
+
+    def headers(t: datetime | None = None) -> dict[str, str]:
+        t = t or as_of()
         return {"X-Motcua-As-Of": iso(t) or "", "Cache-Control": "no-store"}
 
     def params(request: web.Request) -> dict[str, str]:
@@ -167,31 +233,62 @@ def install(app: faust.App, ctx: WebContext) -> None:
     async def index(self: web.View, request: web.Request) -> web.Response:
         return self.html(index_html(), headers={"Cache-Control": "no-store"})
 
+    @app.page("/app.js")
+    async def script(self: web.View, request: web.Request) -> web.Response:
+        return self.text(
+            static_file("app.js"),
+            content_type="text/javascript",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @app.page("/app.css")
+    async def style(self: web.View, request: web.Request) -> web.Response:
+        return self.text(
+            static_file("app.css"), content_type="text/css", headers={"Cache-Control": "no-cache"}
+        )
+
     @app.page("/api/units")
     async def units(self: web.View, request: web.Request) -> web.Response:
         q = params(request)
-        now = as_of()
+        now = tick_as_of()
         try:
             start, end = period_bounds(q, now or ctx.clock())
+            by_procedure = flag(q, "by_procedure")
         except BadRequest as exc:
-            return self.json({"error": str(exc)}, status=400)
-        rows = unit_stats(
-            list(store.summaries.values()),
-            start,
-            end,
-            now,
-            by_procedure=q.get("by_procedure") in ("1", "true"),
-        )
-        return self.json(rows, headers=headers())
+            return bad(self, exc)
+
+        def compute() -> list[dict[str, Any]]:
+            return unit_stats(
+                list(store.summaries.values()), start, end, now, by_procedure=by_procedure
+            )
+
+        # every unit's rows, cached once for all scopes; each request keeps its own units
+        rows = await cache.get(cache_key("units", q, now), compute)
+        scope = allowed_units(request)
+        if scope is not None:
+            rows = [r for r in rows if r["unit_code"] in scope]
+        return self.json(rows, headers=headers(now))
 
     @app.page("/api/units/{unit}")
     async def unit(self: web.View, request: web.Request, unit: str) -> web.Response:
         q = params(request)
-        now = as_of()
+        now = tick_as_of()
         try:
+            text_param(unit, "unit")
             start, end = period_bounds(q, now or ctx.clock())
         except BadRequest as exc:
-            return self.json({"error": str(exc)}, status=400)
+            return bad(self, exc)
+        if not may_see(allowed_units(request), unit):
+            # unit codes are public (the catalogue): saying "not yours" leaks nothing
+            return self.json({"error": "mã truy cập không được xem đơn vị này"}, status=403)
+        body = await cache.get(
+            cache_key("unit:" + unit, q, now), lambda: unit_detail(unit, start, end, now)
+        )
+        return self.json(body, headers=headers(now))
+
+    def unit_detail(
+        unit: str, start: datetime | None, end: datetime | None, now: datetime | None
+    ) -> dict[str, Any]:
         summaries = list(store.summaries.values())
         rows = unit_stats(summaries, start, end, now, by_procedure=True, unit=unit)
         late: list[dict[str, Any]] = []
@@ -224,21 +321,42 @@ def install(app: faust.App, ctx: WebContext) -> None:
                 }
             )
         late.sort(key=lambda d: (-(d["calendar_days_late"] or 0), d["code"]))
-        body = {"unit": rows[0] if rows else None, "unit_code": unit, "late": late}
-        return self.json(body, headers=headers())
+        return {"unit": rows[0] if rows else None, "unit_code": unit, "late": late}
 
     @app.page("/api/search")
     async def search(self: web.View, request: web.Request) -> web.Response:
-        q = request.query.get("q", "").strip()
+        try:
+            q = text_param(request.query.get("q", ""), "q").strip()
+        except BadRequest as exc:
+            return bad(self, exc)
         if len(q) < 2:
             return self.json([])
-        codes = sorted(c for c in store.summaries if q.lower() in c.lower())
+        scope = allowed_units(request)
+        summaries = store.summaries
+        codes = sorted(
+            c
+            for c, s in summaries.items()
+            if q.lower() in c.lower() and (scope is None or s.unit in scope)
+        )
         codes.sort(key=lambda c: (not c.startswith(q), c))
         return self.json(codes[:20])
 
+    def not_found(self: web.View, code: str) -> web.Response:
+        return self.json({"error": f"không tìm thấy hồ sơ {code[:100]}"}, status=404)
+
     @app.page("/api/dossiers/{code}")
     async def dossier(self: web.View, request: web.Request, code: str) -> web.Response:
-        key = code.encode()
+        try:
+            key = text_param(code, "code").encode()
+        except BadRequest as exc:
+            return bad(self, exc)
+        scope = allowed_units(request)
+        if scope is not None:
+            # a dossier outside the token's units looks exactly like one that does not exist:
+            # a district cannot probe for another's dossier codes
+            summary = store.summaries.get(code)
+            if summary is None or summary.unit not in scope:
+                return not_found(self, code)
         count = ctx.partition_count()
         partition = dossier_partition(key, count) if count else None
         if partition is not None and partition not in ctx.owned_partitions():
@@ -248,11 +366,14 @@ def install(app: faust.App, ctx: WebContext) -> None:
             owner = ctx.store.owner_url(partition)
             if owner is None:
                 return self.json({"error": "chưa biết máy nào giữ hồ sơ này"}, status=503)
-            status, body = await _forward(f"{owner}/api/dossiers/{quote(code, safe='')}")
+            status, body = await _forward(
+                f"{owner}/api/dossiers/{quote(code, safe='')}",
+                request.headers.get("Authorization"),
+            )
             return self.bytes(body, status=status, content_type="application/json")
         stored = ctx.table.get(key)
         if stored is None:
-            return self.json({"error": f"không tìm thấy hồ sơ {code[:100]}"}, status=404)
+            return not_found(self, code)
         state = DossierState.loads(stored)
         now_ms = ctx.judge.now_ms(state.partition)
         now = from_ms(now_ms) if now_ms is not None else as_of()
