@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./.motcua")
     web_port: int = Field(6066, ge=1, le=65535)
     web_host: str = "127.0.0.1"
+    # web access (hub/web/access.py, docs/settings.md "Web access"): `token` or
+    # `token:UNIT1,UNIT2` entries separated by `;` or new lines; a file of their sha256 hashes
+    web_tokens: SecretStr | None = Field(None, min_length=1)
+    web_token_file: Path | None = None
+    web_metrics_open: bool = False  # /metrics without a token (when tokens are configured)
     catalog_file: Path = DATA_DIR / "procedures.csv"
     calendar_file: Path = DATA_DIR / "calendar-overrides.csv"
     # "" would turn the check off: refused
@@ -52,11 +57,6 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(524288, ge=1024)
     retention_days: float = Field(90.0, gt=0)  # a closed dossier's state is kept this long
 
-    # web access (hub/web/access.py, docs/settings.md "Web access"): `token` or
-    # `token:UNIT1,UNIT2` entries separated by `;` or new lines; a file of their sha256 hashes
-    web_tokens: SecretStr | None = Field(None, min_length=1)
-    web_token_file: Path | None = None
-    web_metrics_open: bool = False  # /metrics without a token (when tokens are configured)
     # bounds against hostile or broken feeds (docs/settings.md, "Bounds")
     max_items_per_message: int = Field(1000, ge=1, le=1_000_000)  # items of one inbound message
     deadletter_bytes_factor: float = Field(2.0, ge=1.0, le=100.0)  # dead-letter bytes per message
