@@ -20,6 +20,7 @@ from hub.codec import CodecError, decode_alert
 from hub.domain.alerts import Alert, AlertState, AlertType
 from hub.domain.calendar import TZ
 from hub.errors import BrokerError
+from hub.kafka_client import connection_problem
 from hub.settings import Settings
 from hub.stream.summaries import consumer_options
 from hub.topics import ALERTS
@@ -83,7 +84,10 @@ async def tail(
     try:
         await consumer.start()
     except Exception as exc:
-        raise BrokerError(f"Kafka at {conf.kafka_bootstrap} does not answer: {exc!r}") from exc
+        problem = await connection_problem(conf)
+        raise BrokerError(
+            problem or f"Kafka at {conf.kafka_bootstrap} does not answer: {exc!r}"
+        ) from exc
     emitted = 0
     try:
         consumer.subscribe([ALERTS])

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +35,28 @@ NODE_ID = 1
 
 _T = TypeVar("_T")
 _children: dict[int, subprocess.Popen[bytes]] = {}  # brokers this process started
+
+
+@dataclass(frozen=True)
+class SecureListener:
+    """A SASL_SSL listener for the clients (SCRAM-SHA-512 over TLS) in place of the PLAINTEXT
+    one on MOTCUA_BROKER_PORT. The broker talks to itself (inter-broker, controller) over
+    PLAINTEXT on 127.0.0.1:`internal_port`; the SCRAM users are created when the log dirs are
+    formatted, so they are those of the first start of a data dir."""
+
+    keystore: Path  # PKCS12: the broker's key and certificate (chain)
+    keystore_password: str
+    users: Mapping[str, str]  # SCRAM-SHA-512 user name -> password
+    internal_port: int
+
+    def scram_arguments(self) -> list[str]:
+        """kafka-storage format's --add-scram, one per user (KRaft stores them at format)."""
+        args: list[str] = []
+        for name, password in self.users.items():
+            if any(c in name + password for c in '",[]=\\') or not name or not password:
+                raise BrokerError(f"SCRAM user {name!r}: a name or password Kafka cannot quote")
+            args += ["--add-scram", f'SCRAM-SHA-512=[name="{name}",password="{password}"]']
+        return args
 
 
 @dataclass(frozen=True)
@@ -169,17 +191,37 @@ def port_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def _server_properties(settings: Settings, logs: Path) -> str:
+def _listeners(settings: Settings, secure: SecureListener | None) -> str:
     port, cport = settings.broker_port, settings.broker_controller_port
+    if secure is None:
+        return f"""listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}
+advertised.listeners=PLAINTEXT://{HOST}:{port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT"""
+    iport = secure.internal_port
+    # the advertised host is the one the certificate names (127.0.0.1): clients check it
+    return f"""listeners=SASL_SSL://{HOST}:{port},INTERNAL://{HOST}:{iport},CONTROLLER://{HOST}:{cport}
+advertised.listeners=SASL_SSL://{HOST}:{port},INTERNAL://{HOST}:{iport}
+listener.security.protocol.map=SASL_SSL:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=INTERNAL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=\\
+  org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location={secure.keystore}
+ssl.keystore.password={secure.keystore_password}
+ssl.key.password={secure.keystore_password}
+ssl.client.auth=none"""
+
+
+def _server_properties(settings: Settings, logs: Path, secure: SecureListener | None) -> str:
+    cport = settings.broker_controller_port
     return f"""# written by motcua-hub (hub/broker.py) at each start: edits are lost
 process.roles=broker,controller
 node.id={NODE_ID}
 controller.quorum.voters={NODE_ID}@{HOST}:{cport}
-listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}
-advertised.listeners=PLAINTEXT://{HOST}:{port}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+{_listeners(settings, secure)}
 log.dirs={logs}
 num.partitions=6
 default.replication.factor=1
@@ -231,9 +273,14 @@ def _tcp_open(port: int) -> bool:
     return False
 
 
-def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> str:
+def start(
+    settings: Settings,
+    say: Callable[[str], None] = lambda _: None,
+    secure: SecureListener | None = None,
+) -> str:
     """Start the broker detached (if not running) and return its bootstrap address once it
-    answers. `say` receives progress lines for a person."""
+    answers. `say` receives progress lines for a person. With `secure`, the clients' listener
+    is SASL_SSL (see `SecureListener`)."""
     address = bootstrap(settings)
     current = status(settings)
     if current.running:
@@ -244,10 +291,13 @@ def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> st
         raise BrokerError("java (17+) is needed to run the local Kafka broker")
     if settings.broker_port == settings.broker_controller_port:
         raise BrokerError("MOTCUA_BROKER_PORT and MOTCUA_BROKER_CONTROLLER_PORT must differ")
-    for name, port in (("BROKER_PORT", settings.broker_port),
-                       ("BROKER_CONTROLLER_PORT", settings.broker_controller_port)):  # fmt: skip
+    ports = [("MOTCUA_BROKER_PORT", settings.broker_port),
+             ("MOTCUA_BROKER_CONTROLLER_PORT", settings.broker_controller_port)]  # fmt: skip
+    if secure is not None:
+        ports.append(("the internal listener's port", secure.internal_port))
+    for name, port in ports:
         if not port_free(port):
-            raise BrokerError(f"port {port} is in use (MOTCUA_{name}): is another Kafka running?")
+            raise BrokerError(f"port {port} is in use ({name}): is another Kafka running?")
 
     if not any(lib_dir(settings).glob("kafka_2.13-*.jar")):
         say(f"fetching Kafka {settings.kafka_version} jars with Maven into {lib_dir(settings)}")
@@ -256,7 +306,8 @@ def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> st
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     props = home / "server.properties"
-    props.write_text(_server_properties(settings, logs))
+    props.write_text(_server_properties(settings, logs, secure))
+    props.chmod(0o600)  # it holds the keystore password
     out = home / "broker.out"
     classpath = f"{lib}/*"
     jvm = [
@@ -270,7 +321,7 @@ def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> st
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         fmt = subprocess.run(
             [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-             "-c", str(props)],
+             "-c", str(props), *(secure.scram_arguments() if secure else [])],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if fmt.returncode != 0:
@@ -287,11 +338,13 @@ def start(settings: Settings, say: Callable[[str], None] = lambda _: None) -> st
     (home / "broker.pid").write_text(f"{proc.pid}\n")
     say(f"starting Kafka {settings.kafka_version} (pid {proc.pid}), data in {home}")
 
+    # a secure broker is asked on its own PLAINTEXT listener: no client credentials here
+    own = address if secure is None else f"{HOST}:{secure.internal_port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             break
-        if _tcp_open(settings.broker_port) and _run_sync(lambda: _answers(address)):
+        if _tcp_open(settings.broker_port) and _run_sync(lambda: _answers(own)):
             say(f"broker running at {address}")
             return address
         time.sleep(0.3)

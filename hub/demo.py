@@ -281,11 +281,12 @@ class Demo:
         from aiokafka import AIOKafkaConsumer
 
         from hub.codec import decode_alert
+        from hub.kafka_client import connection_options
         from hub.topics import ALERTS
 
         consumer = AIOKafkaConsumer(
             ALERTS,
-            bootstrap_servers=self.cfg.kafka_bootstrap,
+            **connection_options(self.cfg),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",

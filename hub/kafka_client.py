@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,63 @@ def stage_consumer_options(settings: Settings, group_id: str) -> dict[str, Any]:
         "session_timeout_ms": int(settings.session_timeout_s * 1000),
         "heartbeat_interval_ms": int(settings.session_timeout_s * 100),
     }
+
+
+# --- why a client cannot connect --------------------------------------------------------------
+
+
+def _first_address(settings: Settings, bootstrap: str | None) -> tuple[str, int]:
+    first = (bootstrap or settings.kafka_bootstrap).split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    return (host.strip("[]") or first), int(port) if port.isdigit() else 9092
+
+
+async def connection_problem(settings: Settings, bootstrap: str | None = None) -> str | None:
+    """What stops a client from connecting to the first bootstrap broker, told for an operator
+    (TLS, then SASL authentication, then reachability); None when a connection authenticates.
+
+    aiokafka only says "Unable to bootstrap" whatever went wrong (it logs the cause), so a
+    client's failed start is explained by one connection made here with the same options. The
+    text never holds a secret: the user name, the mechanism and the broker's own message."""
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import KafkaError
+
+    host, port = _first_address(settings, bootstrap)
+    options = connection_options(settings, bootstrap)
+    where = f"Kafka at {host}:{port}"
+    try:
+        conn = await create_conn(
+            host,
+            port,
+            request_timeout_ms=10_000,
+            ssl_context=options.get("ssl_context"),
+            security_protocol=options["security_protocol"],
+            sasl_mechanism=options.get("sasl_mechanism", "PLAIN"),
+            sasl_plain_username=options.get("sasl_plain_username"),
+            sasl_plain_password=options.get("sasl_plain_password"),
+        )
+    except ssl.SSLCertVerificationError as exc:
+        return (
+            f"TLS: the certificate of {where} is not trusted ({exc.verify_message}): "
+            "is MOTCUA_KAFKA_SSL_CAFILE the CA that signed the broker's certificate, and does "
+            "the certificate name the host of MOTCUA_KAFKA_BOOTSTRAP?"
+        )
+    except ssl.SSLError as exc:
+        return f"TLS handshake with {where} failed ({exc.reason or exc}): check its TLS settings"
+    except KafkaError as exc:
+        if settings.kafka_security_protocol.startswith("SASL"):
+            return (
+                f"SASL authentication failed: {where} refused user "
+                f"{settings.kafka_sasl_username!r} with {settings.kafka_sasl_mechanism} "
+                f"({exc}): check MOTCUA_KAFKA_SASL_USERNAME and MOTCUA_KAFKA_SASL_PASSWORD"
+            )
+        return f"{where} refused the connection: {exc}"
+    except (OSError, TimeoutError) as exc:
+        return f"{where} cannot be reached ({exc!r}): is it running, and is the address right?"
+    conn.close()
+    return None
+
+
+def fatal(problem: str | None) -> bool:
+    """A problem no retry mends (a credential, a certificate): stop and tell the operator."""
+    return problem is not None and problem.startswith(("TLS", "SASL"))

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -96,26 +97,115 @@ def broker_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(**(fields | overrides))
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A CA and a certificate it signed for 127.0.0.1/localhost, made with openssl."""
+
+    ca: Path  # the CA's certificate (PEM): what a client trusts
+    cert: Path  # the certificate (PEM) and its key (PEM, not encrypted)
+    key: Path
+    keystore: Path  # the key and the chain as PKCS12, for a Java server
+    password: str  # the keystore's
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    done = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.strip()[-500:]}")
+
+
+def make_tls(directory: Path, name: str = "broker") -> TlsFiles:
+    """A fresh CA (its key never leaves `directory`) and a server certificate it signed,
+    valid two days, for IP 127.0.0.1 and DNS localhost. Each call makes a different CA: the
+    CA of another call is one a client must not trust."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if shutil.which("openssl") is None:
+        raise RuntimeError("openssl is needed to make test certificates")
+    password = secrets.token_urlsafe(18)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")  # quick to make
+    _openssl("req", "-x509", *ec, "-keyout", f"{name}-ca.key", "-out", f"{name}-ca.pem",
+             "-days", "2", "-subj", f"/CN=motcua-hub test CA {name}",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)  # fmt: skip
+    _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+             "-subj", "/CN=localhost", cwd=directory)  # fmt: skip
+    (directory / f"{name}.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{name}-ca.pem",
+             "-CAkey", f"{name}-ca.key", "-CAcreateserial", "-days", "2",
+             "-extfile", f"{name}.ext", "-out", f"{name}.pem", cwd=directory)  # fmt: skip
+    _openssl("pkcs12", "-export", "-in", f"{name}.pem", "-inkey", f"{name}.key",
+             "-certfile", f"{name}-ca.pem", "-name", name, "-out", f"{name}.p12",
+             "-passout", f"pass:{password}", cwd=directory)  # fmt: skip
+    return TlsFiles(
+        ca=directory / f"{name}-ca.pem",
+        cert=directory / f"{name}.pem",
+        key=directory / f"{name}.key",
+        keystore=directory / f"{name}.p12",
+        password=password,
+    )
+
+
 class LocalBroker:
     """A single-node Kafka of its own (`hub.broker`) on free ports, its data in `data_dir` (a
     temporary dir, removed on stop, when none is given); the hub's topics unless `topics` is
-    False. A context manager, or `start()` and `stop()`."""
+    False. A context manager, or `start()` and `stop()`.
+
+    With `sasl_ssl`, clients reach it only over SASL_SSL (SCRAM-SHA-512; a CA and a broker
+    certificate made at start, `tls`), as the user `user` (`settings` and `env()` carry the
+    credentials and the CA), or any of `users` (name -> password); the broker's own PLAINTEXT
+    listener, `internal_bootstrap`, is for the test kit's readers (`read_topic`, ...)."""
 
     def __init__(
-        self, data_dir: Path | None = None, *, topics: bool = True, **settings: Any
+        self,
+        data_dir: Path | None = None,
+        *,
+        topics: bool = True,
+        sasl_ssl: bool = False,
+        users: Mapping[str, str] | None = None,
+        **settings: Any,
     ) -> None:
         self._temp: Path | None = None
         if data_dir is None:
             data_dir = self._temp = Path(tempfile.mkdtemp(prefix="motcua-broker-"))
-        self.settings = broker_settings(data_dir, **settings)
         self.topics = topics
+        self.secure: broker.SecureListener | None = None
+        self.tls: TlsFiles | None = None
+        self.user = "motcua-hub"
+        self.users = dict(users or {})
+        if sasl_ssl:
+            self.users.setdefault(self.user, secrets.token_urlsafe(18))
+            self.tls = make_tls(data_dir / "tls")
+            self.secure = broker.SecureListener(
+                keystore=self.tls.keystore,
+                keystore_password=self.tls.password,
+                users=self.users,
+                internal_port=free_ports(1)[0],
+            )
+            settings = {
+                "kafka_security_protocol": "SASL_SSL",
+                "kafka_sasl_mechanism": "SCRAM-SHA-512",
+                "kafka_sasl_username": self.user,
+                "kafka_sasl_password": SecretStr(self.users[self.user]),
+                "kafka_ssl_cafile": self.tls.ca,
+            } | settings
+        self.settings = broker_settings(data_dir, **settings)
 
     @property
     def bootstrap(self) -> str:
         return self.settings.kafka_bootstrap
 
+    @property
+    def internal_bootstrap(self) -> str:
+        """A PLAINTEXT address: the client listener, or a secure broker's own listener."""
+        if self.secure is None:
+            return self.bootstrap
+        return f"{broker.HOST}:{self.secure.internal_port}"
+
     def start(self) -> str:
-        broker.start(self.settings)
+        broker.start(self.settings, secure=self.secure)
         if self.topics:
             asyncio.run(create_topics(self.settings))
         return self.bootstrap
@@ -129,11 +219,19 @@ class LocalBroker:
 
     def env(self) -> dict[str, str]:
         """MOTCUA_* variables that point a subprocess (the CLI, a worker) at this broker."""
+        cfg = self.settings
+        security = {
+            name: getattr(cfg, name)
+            for name in ("kafka_security_protocol", "kafka_sasl_mechanism",
+                         "kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_cafile")
+            if getattr(cfg, name) is not None
+        }  # fmt: skip
         return settings_env(
             kafka_bootstrap=self.bootstrap,
-            data_dir=self.settings.data_dir,
-            broker_port=self.settings.broker_port,
-            broker_controller_port=self.settings.broker_controller_port,
+            data_dir=cfg.data_dir,
+            broker_port=cfg.broker_port,
+            broker_controller_port=cfg.broker_controller_port,
+            **security,
         )
 
     def __enter__(self) -> LocalBroker:

@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from connectors import SOURCES
 from hub.errors import BrokerError
-from hub.kafka_client import connection_options
+from hub.kafka_client import connection_options, connection_problem, fatal
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ async def record_limit(settings: Settings, topics: list[str]) -> int:
     admin = admin_client(settings)
     limit = DEFAULT_RECORD_LIMIT
     try:
-        await _start_with_retry(admin, settings.kafka_bootstrap)
+        await _start_with_retry(admin, settings, settings.kafka_bootstrap)
         resources = [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
         for response in await admin.describe_configs(resources):
             for _error, _msg, _type, _name, entries in response.resources:
@@ -83,16 +83,23 @@ def admin_client(settings: Settings, bootstrap: str | None = None) -> AIOKafkaAd
     )
 
 
-async def _start_with_retry(admin: AIOKafkaAdminClient, bootstrap: str, tries: int = 10) -> None:
-    """A broker binds its port a little before it serves: retry the first call."""
+async def _start_with_retry(
+    admin: AIOKafkaAdminClient, settings: Settings, bootstrap: str, tries: int = 10
+) -> None:
+    """A broker binds its port a little before it serves: retry the first call. A refused
+    credential or an untrusted certificate is told at once, by name: no retry mends it."""
     for attempt in range(1, tries + 1):
         try:
             await admin.start()
             await admin.describe_cluster()
             return
         except (KafkaConnectionError, KafkaError, OSError) as exc:
+            problem = await connection_problem(settings, bootstrap)
+            if fatal(problem):
+                raise BrokerError(str(problem)) from exc
             if attempt == tries:
-                raise BrokerError(f"Kafka at {bootstrap} does not answer: {exc!r}") from exc
+                told = problem or f"Kafka at {bootstrap} does not answer: {exc!r}"
+                raise BrokerError(told) from exc
             log.debug("Kafka at %s not ready (%r), retrying", bootstrap, exc)
             await asyncio.sleep(min(0.5 * attempt, 3.0))
 
@@ -122,7 +129,7 @@ async def create_topics(settings: Settings, bootstrap: str | None = None) -> lis
     address = bootstrap or settings.kafka_bootstrap
     admin = admin_client(settings, address)
     try:
-        await _start_with_retry(admin, address)
+        await _start_with_retry(admin, settings, address)
         existing = set(await admin.list_topics())
         wanted = topic_partitions(settings)
         missing = [name for name in wanted if name not in existing]

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from hub.kafka_client import connection_options
+from hub.errors import BrokerError
+from hub.kafka_client import connection_options, connection_problem
 from hub.settings import Settings
 from hub.simulate.formats import render
 from hub.simulate.province import Simulation
@@ -131,7 +132,11 @@ async def publish(
         linger_ms=5,
         max_request_size=max(1_048_576, cfg.max_message_bytes * 2 + 200_000),
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except Exception as exc:  # aiokafka says only "Unable to bootstrap": tell why
+        problem = await connection_problem(settings)
+        raise BrokerError(problem or f"Kafka does not answer: {exc!r}") from exc
     stats = stats if stats is not None else Stats()
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
