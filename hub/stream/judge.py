@@ -17,7 +17,10 @@ de-duplicates redeliveries lives and dies with the dossier.
 
 The deadline index is a heap per partition of (wake-up time, dossier), rebuilt from the table
 after a restart or rebalance, so a clock tick costs in proportion to the dossiers that are due,
-not to the open ones.
+not to the open ones. It holds at most the `MOTCUA_WAKE_INDEX_MAX` earliest entries of a
+partition (and those pushed since that fall before them): the others, mostly closed dossiers
+waiting for their expiry, stay in the table only, and the partition is scanned again when the
+clock passes the last entry held. So the index does not grow with the closed dossiers.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ import heapq
 import json
 import logging
 import re
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hub.codec import decode_event
@@ -55,6 +58,7 @@ from hub.protocol import (
 from hub.settings import ClockMode, Settings
 from hub.stream.clock import Clock
 from hub.stream.state import Bounds, DossierFull, DossierState, StateCache, from_ms, peek, to_ms
+from hub.stream.table import DossierTable
 
 log = logging.getLogger(__name__)
 _ABSENT = object()
@@ -70,11 +74,14 @@ class Judge:
     settings: Settings
     engine: Engine
     clock: Clock
-    table: MutableMapping[bytes, bytes]
+    # the worker's DossierTable (partitioned, on disk or not), or a plain dict (tests)
+    table: MutableMapping[bytes, bytes] | DossierTable
     metrics: HubMetrics = field(default_factory=HubMetrics)
     cache: StateCache = field(default_factory=StateCache)
     _heaps: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
-    _heaps_built: bool = False
+    # per partition, the last (wake-up, dossier) a scan put in its heap: entries past it are
+    # not held (None: the heap holds them all)
+    _bounds: dict[int, tuple[int, bytes] | None] = field(default_factory=dict)
     _now: dict[int, int] = field(default_factory=dict)
     _marks: dict[int, Watermark] = field(default_factory=dict)
     # called with each evaluation's facts (hub/stream/summaries.py publishes the summaries)
@@ -97,7 +104,7 @@ class Judge:
     def _watermark(self, partition: int) -> Watermark:
         wm = self._marks.get(partition)
         if wm is None:
-            stored = self.table.get(clock_key(partition))
+            stored = self._get(clock_key(partition), partition)
             try:
                 wm = Watermark.from_json(json.loads(stored)) if stored else Watermark()
             except Exception:  # a stray changelog record: the marks are reported again
@@ -151,34 +158,64 @@ class Judge:
         """After a rebalance: rebuild the indexes, re-read the marks, drop cached states."""
         self.flush()
         self._heaps.clear()
-        self._heaps_built = False
+        self._bounds.clear()
         self._marks.clear()
         self._now.clear()
         self.cache.clear()
 
     def _heap(self, partition: int) -> list[tuple[int, bytes]]:
-        if not self._heaps_built:
-            # one pass over the table for every partition, reading only each value's prefix
-            for key, value in self.table.items():
-                if not is_internal_key(key):
-                    try:
-                        p, wake = peek(value)
-                    except (
-                        Exception
-                    ):  # a stray changelog record: judged afresh when it is next read
-                        self._unreadable(key)
-                        continue
-                    if wake is not None:
-                        self._heaps.setdefault(p, []).append((wake, key))
-            for heap in self._heaps.values():
-                heapq.heapify(heap)
-            self._heaps_built = True
-        return self._heaps.setdefault(partition, [])
+        heap = self._heaps.get(partition)
+        if heap is None:
+            heap = self._scan_wakes(partition)
+        return heap
+
+    def _scan_wakes(self, partition: int) -> list[tuple[int, bytes]]:
+        """The partition's heap from its stored states (only each value's prefix is read): the
+        earliest `wake_index_max` entries."""
+        self.flush()  # the states judged in this batch so far are part of what is scanned
+        held = self.settings.wake_index_max
+        found = heapq.nsmallest(held + 1, self._wakes(partition))
+        bound = found[held - 1] if len(found) > held else None
+        heap = found[:held]
+        heapq.heapify(heap)
+        self._heaps[partition] = heap
+        self._bounds[partition] = bound
+        return heap
+
+    def _wakes(self, partition: int) -> Iterator[tuple[int, bytes]]:
+        for key, value in self._scan(partition):
+            if is_internal_key(key):
+                continue
+            try:
+                p, wake = peek(value)
+            except Exception:  # a stray changelog record: judged afresh when it is next read
+                self._unreadable(key)
+                continue
+            if wake is not None and p == partition:
+                yield wake, key
+
+    def _scan(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
+        if isinstance(self.table, DossierTable):
+            return self.table.scan(partition)
+        return iter(list(self.table.items()))  # a dict: every partition, filtered by the caller
+
+    def _push(self, partition: int, wake: int, key: bytes) -> None:
+        heap = self._heap(partition)
+        bound = self._bounds.get(partition)
+        if bound is None or (wake, key) <= bound:
+            heapq.heappush(heap, (wake, key))
+        # else: found by the scan that follows when the clock passes the bound
 
     def _wake_due(self, partition: int, now: int) -> list[Alert]:
         heap = self._heap(partition)
         alerts: list[Alert] = []
-        while heap and heap[0][0] <= now:
+        while True:
+            if not (heap and heap[0][0] <= now):
+                bound = self._bounds.get(partition)
+                if bound is None or bound[0] > now:
+                    break
+                heap = self._scan_wakes(partition)  # the clock passed what the heap held
+                continue
             wake, key = heapq.heappop(heap)
 
             def wake_one(key: bytes = key, wake: int = wake) -> list[Alert]:
@@ -195,9 +232,16 @@ class Judge:
         return alerts
 
     # -- dossiers ----------------------------------------------------------------------------
+    def _get(self, key: bytes, partition: int) -> bytes | None:
+        if isinstance(self.table, DossierTable):
+            return self.table.get_in(partition, key)
+        return self.table.get(key)
+
     def _write(self, key: bytes, value: bytes | None, partition: int) -> None:
         if self.writer is not None:
             self.writer(key, value, partition)
+        elif isinstance(self.table, DossierTable):
+            raise TypeError("a DossierTable is written through its writer")
         elif value is None:
             self.table.pop(key, None)
         else:
@@ -226,7 +270,7 @@ class Judge:
             return self._dirty[key]
         state = self.cache.get(key)
         if state is None:
-            stored = self.table.get(key)
+            stored = self._get(key, partition)
             if stored is None:
                 return None
             try:
@@ -262,6 +306,9 @@ class Judge:
         handler = {KIND_CLAIM: self.on_claim, KIND_WITHDRAW: self.on_withdraw}.get(
             kind, self.on_event
         )
+        # the partition's index is built before judging, not amid it: building flushes the batch's
+        # states to the table, which a failed judgement could then not take back
+        self._heap(partition)
         return self._isolated(key, lambda: handler(partition, key, value))
 
     def _isolated(self, key: bytes, judge: Callable[[], list[Alert]]) -> list[Alert]:
@@ -324,7 +371,7 @@ class Judge:
             # meanwhile are judged together, once.
             if state.next_wake_ms is None or at < state.next_wake_ms:
                 state.next_wake_ms = at
-                heapq.heappush(self._heap(partition), (at, key))
+                self._push(partition, at, key)
             self._save(key, state, partition)
             return []
         return self._evaluate(key, state, now)
@@ -381,7 +428,7 @@ class Judge:
         state.next_wake_ms = wake
         self._save(key, state, state.partition)
         if pushed and wake is not None:
-            heapq.heappush(self._heap(state.partition), (wake, key))
+            self._push(state.partition, wake, key)
         return self._alerts(key, result.alerts, facts)
 
     def _alerts(self, key: bytes, alerts: list[Alert], facts: DossierFacts | None) -> list[Alert]:
@@ -415,19 +462,21 @@ _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _EARLIEST_MS = int(_EARLIEST.timestamp() * 1000)
 
 
+# the event's time fields, found once: the check runs on every judged message
+_TIME_FIELDS = tuple(
+    name
+    for name, spec in DossierEvent.model_fields.items()
+    if spec.annotation in (datetime, datetime | None)
+)
+
+
 def _plausible_times(ev: DossierEvent) -> None:
-    for name, value in ev:
-        if isinstance(value, datetime) and not _EARLIEST <= value < _LATEST:
+    for name in _TIME_FIELDS:
+        value = getattr(ev, name)
+        if value is not None and not _EARLIEST <= value < _LATEST:
             raise ProtocolError(f"an event whose {name} is out of range: {value.isoformat()}")
 
 
 def _copy(state: DossierState) -> DossierState:
     """As deep as judging changes it: the lists, the emitted alerts (changed in place)."""
-    return DossierState(
-        partition=state.partition,
-        blobs=list(state.blobs),
-        events=list(state.events),
-        emitted={aid: replace(e) for aid, e in state.emitted.items()},
-        next_wake_ms=state.next_wake_ms,
-        owner=state.owner,
-    )
+    return state.copy()

@@ -109,6 +109,20 @@ class DossierState:
         if held is not None and (ev.event_time is None or ev.event_time < held):
             self._held[ident] = ev.event_time
 
+    def copy(self) -> DossierState:
+        """As deep as judging changes it (the lists, the emitted alerts, changed in place); the
+        index is copied, not rebuilt: a copy is taken for every judged message."""
+        twin = DossierState(self.partition, next_wake_ms=self.next_wake_ms, owner=self.owner)
+        twin.blobs = list(self.blobs)
+        twin.events = list(self.events)
+        twin.emitted = {
+            aid: Emitted(e.type, e.occurrence, e.raised_at, e.resolved_at, e.retracted)
+            for aid, e in self.emitted.items()
+        }
+        twin._held = dict(self._held)
+        twin._bytes = self._bytes
+        return twin
+
     def has(self, ev: DossierEvent) -> bool:
         """A redelivery, or a later-timed delivery of an event already held, changes nothing:
         the facts take the earliest delivery of each identity (source and id)."""
