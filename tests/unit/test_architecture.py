@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: list[tuple[str, ...]] = [
     ("hub.errors", "hub.domain"),  # the pure core: no Kafka, no I/O
     ("connectors",),  # pure decoders from raw bytes to domain events
+    # report tables and their files (CSV, XLSX) from the domain's rows: bytes out, no Kafka;
+    # below the stream layer, so both the web face and `motcua-hub report` use them
+    ("hub.reports",),
     (
         "hub.settings",
         "hub.codec",

@@ -1,0 +1,178 @@
+"""The report tables: each table the web face shows, as a title, typed columns with Vietnamese
+headers, and rows, for a period judged as of an instant. Pure: the domain's rows in, plain
+values out; the file formats (csv.py, xlsx.py) only lay them out.
+
+A cell holds a str, an int, a float (a share, 0..1, in a `percent` column), a datetime (aware, in
+a `datetime` column: shown in local time) or None (nothing to show: a rate with no dossier to
+judge, a unit without a name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from hub.domain.calendar import TZ
+from hub.domain.stats import COUNTERS, Summary, unit_stats
+
+Kind = Literal["text", "int", "percent", "datetime"]
+TABLES = ("units", "procedures")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: Kind = "int"
+
+
+@dataclass(frozen=True)
+class Period:
+    """`[start, end)` (None: unbounded) judged as of `as_of` (None: no "now" known yet)."""
+
+    start: datetime | None
+    end: datetime | None
+    as_of: datetime | None
+
+    @property
+    def last_day(self) -> datetime | None:
+        """The period's last day, as a person names it: the day before an exclusive end at
+        midnight, the end's own day otherwise."""
+        if self.end is None:
+            return None
+        local = self.end.astimezone(TZ)
+        at_midnight = local.hour == local.minute == local.second == local.microsecond == 0
+        return local - timedelta(days=1) if at_midnight else local
+
+    def label(self) -> str:
+        """`01/11/2026 – 30/11/2026`, with `…` for an open side."""
+        if self.start is None and self.end is None:
+            return "toàn bộ"
+        first = day(self.start) if self.start is not None else "…"
+        last = day(self.last_day) if self.last_day is not None else "…"
+        return f"{first} – {last}"
+
+    def slug(self) -> str:
+        """The period in a file name: `2026-11-01_2026-11-30`, `all`, `to-2026-11-30`..."""
+        first = self.start.astimezone(TZ).date().isoformat() if self.start else None
+        last = self.last_day.date().isoformat() if self.last_day else None
+        if first and last:
+            return f"{first}_{last}"
+        if first:
+            return f"from-{first}"
+        return f"to-{last}" if last else "all"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # the name in the download's path: /api/export/<name>.csv
+    sheet: str  # the XLSX sheet's name: at most 31 characters, no []:*?/ nor backslash
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def values(self) -> list[list[Any]]:
+        return [[row.get(c.key) for c in self.columns] for row in self.rows]
+
+
+def day(t: datetime) -> str:
+    return t.astimezone(TZ).strftime("%d/%m/%Y")
+
+
+def moment(t: datetime) -> str:
+    return t.astimezone(TZ).strftime("%d/%m/%Y %H:%M")
+
+
+# §7's figures, in the execution map's order and words (hub/web/app.js)
+_STAT_COLUMNS = (
+    Column("received", "Tiếp nhận"),
+    Column("finished_on_time", "Giải quyết đúng hạn"),
+    Column("finished_late", "Giải quyết trễ hạn"),
+    Column("open_within_due", "Đang xử lý trong hạn"),
+    Column("open_past_due", "Đang xử lý trễ hạn"),
+    Column("paused", "Tạm dừng"),
+    Column("closed_without_result", "Kết thúc không kết quả"),
+    Column("unreported_completions", "Chưa cập nhật kết quả về một cửa"),
+    Column("not_received_via_onestop", "Không tiếp nhận qua một cửa"),
+    Column("supplements", "Yêu cầu bổ sung"),
+    Column("apologies", "Phiếu xin lỗi"),
+    Column("audit_findings", "Dấu hiệu che giấu trễ hạn"),  # rules.md §9
+    Column("online", "Trực tuyến"),
+    Column("online_share", "Tỷ lệ trực tuyến", "percent"),
+    Column("on_time_rate", "Tỷ lệ đúng hạn", "percent"),
+)
+# every figure of a `unit_stats` row: the counters the domain counts, and the two shares
+STAT_COLUMNS: tuple[Column, ...] = tuple(
+    c for c in _STAT_COLUMNS if c.key in COUNTERS or c.key in ("online_share", "on_time_rate")
+)
+UNIT_COLUMNS = (Column("unit_code", "Mã đơn vị", "text"), Column("unit_name", "Đơn vị", "text"))
+
+
+def units_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """§7, one row per receiving unit (`unit_stats` rows)."""
+    return Table(
+        "units",
+        "Đơn vị",
+        "Tình hình giải quyết hồ sơ theo đơn vị tiếp nhận",
+        (*UNIT_COLUMNS, *STAT_COLUMNS),
+        [dict(r) for r in rows],
+    )
+
+
+def procedures_table(rows: Sequence[dict[str, Any]], names: dict[str, str]) -> Table:
+    """§7 per unit and procedure (`unit_stats(..., by_procedure=True)` rows); `names` gives a
+    procedure's name by its code (the rows carry only the code)."""
+    out = []
+    for unit in rows:
+        for proc in unit.get("procedures", ()):
+            code = proc.get("procedure_code")
+            out.append(
+                {
+                    "unit_code": unit["unit_code"],
+                    "unit_name": unit["unit_name"],
+                    **proc,
+                    "procedure_name": names.get(code) if code else None,
+                }
+            )
+    return Table(
+        "procedures",
+        "Đơn vị - thủ tục",
+        "Tình hình giải quyết hồ sơ theo đơn vị và thủ tục",
+        (
+            *UNIT_COLUMNS,
+            Column("procedure_code", "Mã thủ tục", "text"),
+            Column("procedure_name", "Thủ tục", "text"),
+            *STAT_COLUMNS,
+        ),
+        out,
+    )
+
+
+def procedure_names(summaries: Iterable[Summary]) -> dict[str, str]:
+    """Each procedure's name, as the first dossier (in code order) that names it gives it."""
+    names: dict[str, str] = {}
+    for s in sorted(summaries, key=lambda s: s.code):
+        if s.procedure and s.procedure_name and s.procedure not in names:
+            names[s.procedure] = s.procedure_name
+    return names
+
+
+def build_tables(
+    summaries: Iterable[Summary],
+    period: Period,
+    *,
+    units: frozenset[str] | None = None,
+) -> dict[str, Table]:
+    """Every report table for `period`, by name, in the workbook's order; only the receiving
+    units in `units` when given (a reader limited to some units sees only theirs)."""
+    chosen = [s for s in summaries if units is None or s.unit in units]
+    # as /api/units does: with no "now" known yet (no judge has said how far it got) the
+    # dossiers are judged as of the period's end
+    rows = unit_stats(chosen, period.start, period.end, period.as_of, by_procedure=True)
+    plain = [{k: v for k, v in r.items() if k != "procedures"} for r in rows]
+    return {
+        "units": units_table(plain),
+        "procedures": procedures_table(rows, procedure_names(chosen)),
+    }
