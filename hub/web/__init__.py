@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import aiohttp.web
 import faust
 from aiokafka.partitioner import murmur2
 from faust import web
@@ -64,6 +65,9 @@ LATEST = datetime(2200, 1, 1, tzinfo=TZ)
 # the longest text a request may name: no code, unit or search is near it
 MAX_TEXT = 200
 FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+
+
+VIEW_CACHE = aiohttp.web.AppKey("motcua.view_cache", TickCache)
 
 
 class BadRequest(ValueError):
@@ -199,9 +203,13 @@ def install(app: faust.App, ctx: WebContext) -> None:
     ]
     # a bad token setting stops the start here; faust's aiohttp driver holds the application
     access.install(app.web.web_app, ctx.settings)  # type: ignore[attr-defined]
+    from hub.web.exports import install_exports  # it imports this module: not at the top
+
+    install_exports(app, ctx)  # the downloads, /api/export/...
     store = ctx.store
     started = time.time()
     cache: TickCache[Any] = TickCache()
+    app.web.web_app[VIEW_CACHE] = cache  # type: ignore[attr-defined]  # for the tests to count
     tick_ms = max(1, round(ctx.settings.tick_interval_s * 1000))
 
     def as_of() -> datetime | None:
@@ -382,6 +390,9 @@ def install(app: faust.App, ctx: WebContext) -> None:
 
     @app.page("/metrics")
     async def prometheus(self: web.View, request: web.Request) -> web.Response:
+        if allowed_units(request) is not None:
+            # the series name every receiving unit: for a province-wide token (or open) only
+            return self.json({"error": "/metrics cần mã truy cập toàn tỉnh"}, status=403)
         return self.bytes(
             generate_latest(ctx.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

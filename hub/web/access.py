@@ -36,7 +36,6 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{16,512}")
 HASH_RE = re.compile(r"[0-9a-f]{64}")
 # served without a token: the page shell (it holds no data, and shows the login field)
 OPEN_PATHS = frozenset({"/", "/app.js", "/app.css", "/health"})
-SCOPE_KEY = "motcua.scope"  # where the middleware leaves the request's scope
 SECURITY_HEADERS = {
     # every script and style comes from a file of ours: no inline code can run
     "Content-Security-Policy": (
@@ -48,6 +47,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 Scope = frozenset[str] | None  # None: every unit
+# where the guard leaves the request's scope
+SCOPE_KEY: web.RequestKey[frozenset[str] | None] = web.RequestKey("motcua.scope")
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,13 @@ def parse_tokens(text: str, where: str = "MOTCUA_WEB_TOKENS") -> list[Grant]:
     """`token` or `token:UNIT1,UNIT2`, entries separated by `;` or new lines.
 
     An error names the entry by its position, never its text (it is a secret)."""
+    entries = [e.strip() for e in re.split(r"[;\n]", text)]
+    entries = [e for e in entries if e]  # blank lines and a trailing ';' are no entries
+    if not entries:
+        raise ConfigError(f"invalid settings: {where}: set but holds no token")
     grants = []
-    for n, entry in enumerate(re.split(r"[;\n]", text.strip()), start=1):
-        token, colon, units = entry.strip().partition(":")
+    for n, entry in enumerate(entries, start=1):
+        token, colon, units = entry.partition(":")
         if not TOKEN_RE.fullmatch(token):
             raise ConfigError(
                 f"invalid settings: {where}, entry {n}: a token is 16 to 512 characters of "
@@ -185,6 +190,7 @@ def guard(tokens: Tokens, metrics_open: bool) -> Callable[..., Awaitable[web.Str
             request[SCOPE_KEY] = None
             return await handler(request)
         if request.path in open_paths:
+            request[SCOPE_KEY] = None  # open by configuration: whatever they show, to anyone
             return await handler(request)
         token = bearer(request)
         if token is None:

@@ -1,0 +1,94 @@
+"""Downloads: every table of the web face as CSV or XLSX for a period (operations.md "Web").
+
+    /api/export/{table}.csv     one table, CSV (UTF-8 with BOM)
+    /api/export/{table}.xlsx    one table, a workbook of one sheet
+    /api/export/report.xlsx     every table, one sheet each: the province's monthly report
+
+`table` is one of hub.reports.tables.TABLES. The period is `?from=YYYY-MM-DD&to=YYYY-MM-DD`
+(inclusive days, local time) or `?period=today|month|year|all`, as for /api/units; a bad
+parameter is a 400 with a message. The figures are judged as of the summary store's "now" (the
+worker's injected clock, rules.md §6), the same instant /api/units uses, given in the
+`X-Motcua-As-Of` header and in each sheet's title row. A reader limited to some units
+(hub/web/access.py) gets only their rows. The file name names the table and the period.
+
+The tables are built and written off the event loop (a thread), so a large report does not stall
+the judge and the summary reader that share the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import faust
+from faust import web
+
+from hub.domain.stats import Summary
+from hub.reports.csvfile import to_csv
+from hub.reports.tables import TABLES, Period, build_tables
+from hub.reports.xlsx import to_xlsx
+from hub.web import BadRequest, WebContext, period_bounds
+from hub.web.access import allowed_units
+from hub.web.trace import iso
+
+REPORT = "report"  # the workbook of every table
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class NoSuchTable(LookupError):
+    pass
+
+
+def parse_name(name: str) -> tuple[str, str]:
+    """(table, format) of a download's file name; NoSuchTable when it names none."""
+    table, _, ext = name.rpartition(".")
+    if ext not in ("csv", "xlsx") or (table not in TABLES and table != REPORT):
+        raise NoSuchTable(
+            f"không có bảng {name[:60]!r}: tải {', '.join(TABLES)} dạng .csv hoặc .xlsx, "
+            f"hoặc {REPORT}.xlsx"
+        )
+    if table == REPORT and ext != "xlsx":
+        raise NoSuchTable(f"{REPORT} chỉ có dạng .xlsx (một trang cho mỗi bảng)")
+    return table, ext
+
+
+def file_name(table: str, ext: str, period: Period) -> str:
+    return f"motcua-{table}-{period.slug()}.{ext}"
+
+
+def render(
+    summaries: Iterable[Summary], period: Period, units: frozenset[str] | None, table: str, ext: str
+) -> bytes:
+    tables = build_tables(summaries, period, units=units)
+    if table == REPORT:
+        return to_xlsx(tables.values(), period)
+    if ext == "csv":
+        return to_csv(tables[table])
+    return to_xlsx([tables[table]], period)
+
+
+def install_exports(app: faust.App, ctx: WebContext) -> None:
+    store = ctx.store
+
+    @app.page("/api/export/{name}")
+    async def export(self: web.View, request: web.Request, name: str) -> web.Response:
+        now = store.as_of()
+        try:
+            table, ext = parse_name(name)
+            start, end = period_bounds(dict(request.query), now or ctx.clock())
+        except NoSuchTable as exc:
+            return self.json({"error": str(exc)}, status=404)
+        except BadRequest as exc:
+            return self.json({"error": str(exc)}, status=400)
+        period = Period(start, end, now)
+        summaries = list(store.summaries.values())  # a snapshot: the reader goes on
+        units = allowed_units(request)
+        body = await asyncio.to_thread(render, summaries, period, units, table, ext)
+        headers = {
+            "Content-Type": CSV_TYPE if ext == "csv" else XLSX_TYPE,
+            "Content-Disposition": f'attachment; filename="{file_name(table, ext, period)}"',
+            "X-Motcua-As-Of": iso(now) or "",
+            "Cache-Control": "no-store",
+        }
+        return self.bytes(body, headers=headers)
