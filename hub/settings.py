@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     land_security_code: SecretStr | None = Field(None, min_length=1)
     max_message_bytes: int = Field(524288, ge=1024)
     retention_days: float = Field(90.0, gt=0)  # a closed dossier's state is kept this long
+    # hub.deadletter keeps rejected messages (raw, personal data included) this long
+    deadletter_retention_days: float = Field(30.0, gt=0, le=3650)
 
     # bounds against hostile or broken feeds (docs/settings.md, "Bounds")
     max_items_per_message: int = Field(1000, ge=1, le=1_000_000)  # items of one inbound message

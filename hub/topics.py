@@ -50,8 +50,52 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
     return counts
 
 
+def deadletter_retention_ms(settings: Settings) -> str:
+    return str(round(settings.deadletter_retention_days * 86_400_000))
+
+
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    return {**TOPIC_CONFIGS, changelog_topic(settings.app_id): {"cleanup.policy": "compact"}}
+    return {
+        **TOPIC_CONFIGS,
+        changelog_topic(settings.app_id): {"cleanup.policy": "compact"},
+        # raw rejected messages, personal data included: kept only as long as someone may need
+        # to look at them (README, "Personal data"), then deleted by the broker
+        DEADLETTER: {"cleanup.policy": "delete", "retention.ms": deadletter_retention_ms(settings)},
+    }
+
+
+DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs v1+ config source: set on the topic itself
+
+
+async def _keep_deadletter_retention(admin: AIOKafkaAdminClient, settings: Settings) -> bool:
+    """Set the dead-letter topic's retention.ms to the setting's when it differs (a topic made
+    earlier, or the setting changed); True if it was changed. AlterConfigs replaces every
+    setting of the topic, so the others set on it are sent again as they are."""
+    wanted = deadletter_retention_ms(settings)
+    response = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, DEADLETTER)])
+    kept: dict[str, str] = {}
+    current = None
+    for _error, _msg, _type, _name, entries in response[0].resources:
+        for entry in entries:
+            name, value, source = entry[0], entry[1], entry[3]
+            if name == "retention.ms":
+                current = value
+            # v0 answers is_default (a bool) where v1+ answers the source
+            dynamic = source == DYNAMIC_TOPIC_CONFIG if not isinstance(source, bool) else not source
+            if dynamic and value is not None:
+                kept[name] = value
+    if current == wanted:
+        return False
+    kept["retention.ms"] = wanted
+    altered = await admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, DEADLETTER, configs=kept)]
+    )
+    for answer in altered:
+        for code, message, *_ in answer.resources:
+            if code:
+                raise BrokerError(f"could not set {DEADLETTER} retention.ms: {code} {message}")
+    log.info("%s: retention.ms set to %s (MOTCUA_DEADLETTER_RETENTION_DAYS)", DEADLETTER, wanted)
+    return True
 
 
 async def record_limit(settings: Settings, topics: list[str]) -> int:
@@ -133,6 +177,8 @@ async def create_topics(settings: Settings, bootstrap: str | None = None) -> lis
         existing = set(await admin.list_topics())
         wanted = topic_partitions(settings)
         missing = [name for name in wanted if name not in existing]
+        if DEADLETTER in existing:
+            await _keep_deadletter_retention(admin, settings)
         if not missing:
             return []
         replication = await _replication_factor(admin)
