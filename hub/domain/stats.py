@@ -34,6 +34,7 @@ keyed by `procedure_code`); the contract's file has the unit rows only.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -43,8 +44,18 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter
 
 from hub.domain.alerts import AlertState, AlertType
+from hub.domain.audit import KINDS, Finding, detect
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.dossier import DossierFacts, _merge
+from hub.domain.events import Source
+from hub.domain.responsibility import (
+    SYSTEMS,
+    HolderEntry,
+    StepEntry,
+    holder_at,
+    holder_history,
+    steps,
+)
 from hub.domain.rules import timeline
 
 COUNTERS = (
@@ -60,6 +71,7 @@ COUNTERS = (
     "supplements",
     "apologies",
     "online",
+    "audit_findings",
 )
 
 
@@ -104,6 +116,15 @@ class Summary:
     alerts: list[tuple[str, int, int | None]] = field(default_factory=list)
     holder: tuple[str | None, str | None] = (None, None)  # latest hand-over
     holder_since: int | None = None
+    # rules.md §8 and §9 (hub/domain/responsibility.py, hub/domain/audit.py). Each list is
+    # bounded by the dossier's events (MOTCUA_MAX_EVENTS_PER_DOSSIER).
+    # the department before any hand-over (§4: the receiving unit's DonViXuLy)
+    holder_initial: str | None = None
+    # who held the dossier from when: (from, system, department, officer), §4's order
+    holders: list[HolderEntry] = field(default_factory=list)
+    # §8's steps: (at, deadline, department, officer, overdue from, followed at)
+    steps: list[StepEntry] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # §9, sorted by time
 
     # -- reading at an instant ----------------------------------------------------------------
     def due_at(self, t: int) -> int | None:
@@ -139,6 +160,14 @@ class Summary:
     def past_due(self, t: int) -> bool:
         return self.is_open(t) and self.raised(AlertType.PROCESSING_LATE, t) is not None
 
+    def holder_at(self, t: int) -> tuple[str | None, str | None]:
+        """(department, officer) at `t` (rules.md §4): the alerts' responsible holder."""
+        return holder_at(self.holders, self.holder_initial, t)
+
+    def responsible_at(self, t: int) -> tuple[str | None, str | None]:
+        """The holder at `t` as §8 counts it (hub/domain/responsibility.py)."""
+        return holder_at(self.holders, self.holder_initial, t, RESPONSIBLE_SYSTEMS)
+
     # -- wire form ----------------------------------------------------------------------------
     def dumps(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode()
@@ -152,18 +181,29 @@ class Summary:
         times += [t for pair in summary.due for t in pair]
         times += [t for pair in summary.paused for t in pair]
         times += [t for _, r, s in summary.alerts for t in (r, s)]
+        times += [h[0] for h in summary.holders]
+        if any(h[1] not in _SYSTEMS for h in summary.holders):
+            raise ValueError(f"an unknown system in the summary of {summary.code[:60]!r}")
+        times += [t for step in summary.steps for t in (step[0], step[1], step[4], step[5])]
+        times += [t for x in summary.findings for t in (x.at, x.due, x.extended)]
         if summary.closed is not None:
             times.append(summary.closed[0])
         if any(t is not None and not 0 <= t <= MAX_MS for t in times):
             raise ValueError(f"a time out of range in the summary of {summary.code[:60]!r}")
         if any(kind not in _ALERT_TYPES for kind, _, _ in summary.alerts):
             raise ValueError(f"an unknown alert type in the summary of {summary.code[:60]!r}")
+        if any(x.kind not in KINDS for x in summary.findings):
+            raise ValueError(f"an unknown finding kind in the summary of {summary.code[:60]!r}")
+        if any(a[0] > b[0] for a, b in itertools.pairwise(summary.holders)):
+            raise ValueError(f"hand-overs out of order in the summary of {summary.code[:60]!r}")
         return summary
 
 
 Summary.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
 _SUMMARY = TypeAdapter(Summary)
 _ALERT_TYPES = frozenset(t.value for t in AlertType)
+_SYSTEMS = frozenset(s.value for s in Source)
+RESPONSIBLE_SYSTEMS = frozenset(s.value for s in SYSTEMS)
 MAX_MS = 7_258_118_400_000  # 2200-01-01: no dossier time lies beyond it
 
 
@@ -197,7 +237,7 @@ def summarize(facts: DossierFacts, calendar: WorkingCalendar, grace_working_days
     s.supplements = [ms(iv.start) for iv in supplement]  # len == facts.supplement_requests
     s.apologies = [ms(a) for a in facts.apologies]
     raised: dict[tuple[str, str, datetime], list[int | None]] = {}
-    for t in timeline(facts, calendar, grace_working_days):
+    for t in timeline(facts, calendar, grace_working_days):  # the one run of the rules
         key = (t.type.value, t.occurrence, t.raised_at)
         if t.state is AlertState.RAISED:
             raised.setdefault(key, [ms(t.condition_at), None])
@@ -212,6 +252,10 @@ def summarize(facts: DossierFacts, calendar: WorkingCalendar, grace_working_days
         s.holder_since = ms(last.at)
     else:
         s.holder = (facts.unit_name, None)
+    s.holder_initial = facts.unit_name
+    s.holders = holder_history(facts)
+    s.steps = steps(facts)
+    s.findings = detect(facts, calendar)
     return s
 
 
@@ -250,6 +294,7 @@ def contribution(s: Summary, as_of: int) -> Contribution | None:
     )
     c["supplements"] = sum(1 for t in s.supplements if t <= as_of)
     c["apologies"] = sum(1 for t in s.apologies if t <= as_of)
+    c["audit_findings"] = sum(1 for x in s.findings if x.at <= as_of)
     return Contribution(s.unit, s.unit_name, s.procedure, c)
 
 
