@@ -19,6 +19,13 @@ class ClockMode(StrEnum):
     EVENT = "event"
 
 
+class StateStore(StrEnum):
+    """Where a worker keeps its local state (the judge's dossier table, the summary store)."""
+
+    ROCKSDB = "rocksdb"  # on disk under MOTCUA_DATA_DIR, kept across restarts
+    MEMORY = "memory"  # in the process: rebuilt from the topics at every start (tests)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore", frozen=True)
 
@@ -51,6 +58,7 @@ class Settings(BaseSettings):
     web_token_file: Path | None = None
     web_metrics_open: bool = False  # /metrics without a token (when tokens are configured)
     catalog_file: Path = DATA_DIR / "procedures.csv"
+    units_file: Path = DATA_DIR / "units.csv"  # the receiving units /metrics labels name
     calendar_file: Path = DATA_DIR / "calendar-overrides.csv"
     # "" would turn the check off: refused
     land_security_code: SecretStr | None = Field(None, min_length=1)
@@ -80,6 +88,13 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(30.0, ge=6.0, le=300.0)
     transaction_timeout_s: float = Field(20.0, ge=1.0, le=900.0)
 
+    # local state (docs/settings.md, "Local state"): <data_dir>/<app_id>/<instance>/...
+    state_store: StateStore = StateStore.ROCKSDB
+    rocksdb_block_cache_mb: int = Field(64, ge=4, le=65_536)  # per RocksDB store of a worker
+    state_cache_dossiers: int = Field(5000, ge=0, le=1_000_000)  # decoded states the judge keeps
+    wake_index_max: int = Field(20_000, ge=100, le=10_000_000)  # deadline entries per partition
+    standby_replicas: bool = True  # tail the changelog of the partitions judged elsewhere
+
     partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
     tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors
     batch_max: int = Field(500, ge=1, le=100_000)  # records an agent takes at a time
@@ -101,6 +116,10 @@ class Settings(BaseSettings):
     def instance(self) -> str:
         """This worker's name: the instance id and its web port (several per host)."""
         return f"{self.instance_id}-{self.web_port}"
+
+    def state_dir(self, name: str) -> Path:
+        """Where this worker keeps the local store `name`: its own directory, never shared."""
+        return self.data_dir / self.app_id / self.instance / name
 
     @property
     def advertised_web_url(self) -> str:

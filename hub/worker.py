@@ -20,6 +20,7 @@ def run_worker(cfg: Settings, loglevel: str = "warning") -> None:
 
     # the catalogue and the calendar are read (and a bad line reported) before Kafka is touched
     service = Service(cfg, clock=clock_from_settings(cfg))
+    service.stream.judging.open_store()  # a store in use by another worker stops it here
     asyncio.run(create_topics(cfg))
     (cfg.data_dir / "worker").mkdir(parents=True, exist_ok=True)
     service.app.task(lambda: _dump_tasks_on_sigusr1(service.app))

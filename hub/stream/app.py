@@ -35,7 +35,7 @@ from hub.stream.ingest import clock_record
 from hub.stream.intake import Intake
 from hub.stream.judge import Judge
 from hub.stream.judging import JudgeLoop
-from hub.stream.state import to_ms
+from hub.stream.state import StateCache, to_ms
 from hub.stream.summaries import SummaryPublisher
 from hub.stream.table import DossierTable
 from hub.topics import DOSSIER_EVENTS, DOSSIER_SUMMARY
@@ -92,9 +92,15 @@ class StreamApp:
         self.metrics = metrics
         self.publisher = publisher
         self.intake = Intake(settings, calendar, clock, metrics)
-        self.table = DossierTable()
+        self.table = DossierTable()  # on disk once the judge loop opens its store
         self.judge = Judge(
-            settings, engine, clock, self.table, metrics=metrics, writer=self.table.write
+            settings,
+            engine,
+            clock,
+            self.table,
+            metrics=metrics,
+            cache=StateCache(settings.state_cache_dossiers),
+            writer=self.table.write,
         )
         self.judge.on_facts = publisher.collect
         self.judging = JudgeLoop(settings, clock, self.judge, self.table, publisher, metrics)

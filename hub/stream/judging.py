@@ -9,14 +9,17 @@ producer (`<app id>-judge-<instance>`). Per batch:
    changed states on the changelog, and the batch's input offsets; then commit.
 
 So a transition, the state that records it as sent and the input that caused it are committed
-together or not at all. A failed transaction leaves the worker's state ahead of what is
-committed: the loop then drops all of it, leaves the group and starts again, rebuilding each
-partition's state from the changelog as it is assigned (at most once per partition and
-assignment: a partition it keeps across a rebalance keeps its state).
+together or not at all. Only once the transaction has committed do the batch's states go to
+the local store (hub/stream/table.py), with the changelog offsets they reach: the store never
+holds what did not commit. A failed transaction drops the batch's writes and the judge's
+in-memory indexes; the loop leaves the group and starts again from what is committed.
 
-A partition assigned to this worker is rebuilt from the changelog (read committed: up to the
-last stable offset) before any of its records is judged; a rebalance waits for the batch in
-hand. A restarted worker with the same instance id aborts what its previous run left open.
+A partition assigned to this worker is caught up from the changelog (read committed: up to the
+last stable offset) before any of its records is judged: from the offset its local store
+reaches, or from the start (hub/stream/restore.py). A partition revoked stays in an on-disk
+store, and with several workers a standby follows the changelog of the partitions judged
+elsewhere, so a rebalance reads only a tail. A rebalance waits for the batch in hand. A
+restarted worker with the same instance id aborts what its previous run left open.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from hub.codec import CodecError, encode_alert
 from hub.domain.alerts import Alert
 from hub.errors import DeadLetterError
 from hub.kafka_client import (
-    connection_options,
     stage_consumer_options,
     transactional_producer_options,
 )
@@ -47,13 +49,14 @@ from hub.protocol import (
     kind_headers,
     kind_of,
 )
-from hub.settings import Settings
+from hub.settings import Settings, StateStore
 from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
+from hub.stream.restore import Standby, restore, tombstone_age_s
 from hub.stream.summaries import SummaryPublisher
-from hub.stream.table import DossierTable
+from hub.stream.table import DossierTable, MemoryStore
 from hub.topics import (
     ALERTS,
     DEADLETTER,
@@ -65,6 +68,7 @@ from hub.topics import (
 
 log = logging.getLogger(__name__)
 RESTART_AFTER_S = 5.0
+TOUCH_EVERY_S = 60.0
 # what a stored state holds besides its events' bytes, at most (its alerts, lengths, header)
 STATE_OVERHEAD = 200_000
 
@@ -90,7 +94,12 @@ class JudgeLoop:
         self.assigned: set[int] = set()  # partitions of hub.dossier.events judged here
         self.consumer: AIOKafkaConsumer | None = None
         self._batch = asyncio.Lock()
+        # the local store's writers besides the judge's commits: restores, the standby
+        self._store = asyncio.Lock()
+        self._judged: set[int] = set()  # assigned here (being restored, or judged)
         self._member_id: str | None = None  # in the group as, at the last assignment
+        self._max_age_s = 0.0  # how old local data may be (restore.tombstone_age_s)
+        self._touched = 0.0
 
     @property
     def group_id(self) -> str:
@@ -100,25 +109,45 @@ class JudgeLoop:
     def transactional_id(self) -> str:
         return f"{self.settings.app_id}-judge-{self.settings.instance}"
 
+    # -- the local store ------------------------------------------------------------------------
+    def open_store(self) -> None:
+        """Open the on-disk store (MOTCUA_STATE_STORE=rocksdb), once: its directory is locked,
+        and a worker pointed at one in use stops here (StoreLockedError)."""
+        cfg = self.settings
+        if cfg.state_store is StateStore.ROCKSDB and isinstance(self.table.store, MemoryStore):
+            from hub.stream.rocks import RocksStore  # rocksdict only where it is used
+
+            path = cfg.state_dir("dossiers")
+            self.table.store = RocksStore(path, cfg.rocksdb_block_cache_mb)
+            log.info("local state in %s", path)
+
     # -- the loop -------------------------------------------------------------------------------
     async def run(self) -> None:
         """Until cancelled; a failure drops the state and starts again from what is committed."""
-        while True:
-            try:
-                await self._run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("judge stopped; restarting from the committed state")
-                self._reset()
-                await asyncio.sleep(RESTART_AFTER_S)
+        self.open_store()
+        try:
+            while True:
+                try:
+                    await self._run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("judge stopped; restarting from the committed state")
+                    self._reset()
+                    await asyncio.sleep(RESTART_AFTER_S)
+        finally:
+            self.table.close()
 
     def _reset(self) -> None:
-        self.table.clear_all()
+        # the store holds only what committed: it is kept, and read on from at the next start
+        self.table.discard()
+        self.table.active.clear()
         self.publisher.take()
         self.judge.outbox.clear()
         self.judge.forget_partitions()
+        self.table.discard()  # what forget_partitions flushed
         self.assigned.clear()
+        self._judged = set()
         self._member_id = None
 
     async def _run_once(self) -> None:
@@ -135,15 +164,21 @@ class JudgeLoop:
                 cfg.max_dossier_bytes,
                 limit,
             )
+        self._max_age_s = await tombstone_age_s(cfg)
         producer = AIOKafkaProducer(
             **transactional_producer_options(cfg, self.transactional_id, limit)
         )
         consumer = AIOKafkaConsumer(**stage_consumer_options(cfg, self.group_id))
         await producer.start()  # aborts what a previous run of this instance left open
+        standby: asyncio.Task[None] | None = None
         try:
             consumer.subscribe([DOSSIER_EVENTS], listener=_Rebalance(self))
             self.consumer = consumer  # before start: the first assignment may come at once
             await consumer.start()
+            if cfg.standby_replicas and self.table.store.keeps_revoked:
+                follow = Standby(cfg, self.table, self._store, self._standby_excluded, 0.0)
+                follow.max_age_s = self._max_age_s
+                standby = asyncio.create_task(self._run_standby(follow), name="judge-standby")
             try:
                 while True:
                     batches = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
@@ -153,10 +188,29 @@ class JudgeLoop:
                         await asyncio.shield(self._locked(producer, member, batches))
             finally:
                 self.consumer = None
+                if standby is not None:
+                    standby.cancel()
+                    with contextlib.suppress(BaseException):
+                        await standby
                 async with self._batch:
                     await consumer.stop()
         finally:
             await producer.stop()
+
+    def _standby_excluded(self) -> set[int]:
+        # judged here, or none while the judge has no assignment yet (a first start restores
+        # its partitions without a standby racing it for the broker)
+        return set(self._judged) if self._member_id is not None else set(range(100_000))
+
+    async def _run_standby(self, standby: Standby) -> None:
+        while True:
+            try:
+                await standby.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the standby only saves time later: it must not stop the judge
+                log.exception("standby stopped; starting again")
+                await asyncio.sleep(RESTART_AFTER_S)
 
     @property
     def changelog(self) -> str:
@@ -199,6 +253,7 @@ class JudgeLoop:
                     entered.append(stamp)
                 alerts += found
         judge.flush()
+        sent: list[asyncio.Future[Any]] = []
         consumer = self.consumer
         assert consumer is not None
         offsets = {tp: await _next_offset(consumer, tp, m) for tp, m in batches.items() if m}
@@ -218,7 +273,9 @@ class JudgeLoop:
                 headers = _dead_letter(bad, error, self.clock())
                 await producer.send(DEADLETTER, bad.value, key=bad.key, headers=headers)
             for key, state, partition in self.table.take():
-                await producer.send(self.changelog, state, key=key, partition=partition)
+                sent.append(
+                    await producer.send(self.changelog, state, key=key, partition=partition)
+                )
             fencing.stamp(producer, member)  # a stalled member's commit is refused
             committing = time.perf_counter()
             await producer.send_offsets_to_transaction(offsets, self.group_id)
@@ -228,9 +285,19 @@ class JudgeLoop:
                 sum(len(m) for m in batches.values())
             )
         except BaseException:
+            self.table.discard()
             with contextlib.suppress(Exception):
                 await producer.abort_transaction()
             raise
+        # committed: now, and only now, the batch's states go to the local store, with the
+        # changelog offset each partition reaches (a crash before this leaves it one batch
+        # behind, which the changelog's tail makes up at the next assignment)
+        reached: dict[int, int] = {}
+        for metadata in await asyncio.gather(*sent):
+            p = metadata.partition
+            reached[p] = max(reached.get(p, 0), metadata.offset + 1)
+        self.table.commit(reached)
+        self._touch()
         done = time.time()
         for t in entered:
             self.metrics.latency.observe(max(0.0, done - t))
@@ -242,64 +309,43 @@ class JudgeLoop:
 
     # -- partitions -----------------------------------------------------------------------------
     async def on_assigned(self, partitions: set[int], member_id: str) -> None:
-        """Forget the partitions gone, rebuild the new ones from the changelog.
+        """Set the partitions gone aside, catch the new ones up from the changelog.
 
-        A partition this worker had before keeps its state only if the worker stayed in the
+        A partition this worker had before is taken as it is only if the worker stayed in the
         group meanwhile: an eager rebalance shows every member every assignment, so a partition
         judged elsewhere in between was seen to go. A worker dropped from the group (stalled
         past its session, cut off from the broker) comes back under a new member id, and may
-        have missed generations: it rebuilds everything."""
+        have missed generations: its partitions are caught up again from the changelog."""
         kept = partitions & self.assigned
         moved = kept if member_id != self._member_id else set()
         if moved:
-            log.warning("back in the group as a new member: partitions %s rebuilt", sorted(moved))
-        self._member_id = member_id
+            log.warning("back in the group as a new member: partitions %s caught up", sorted(moved))
         gone = (self.assigned - partitions) | moved
         new = (partitions - self.assigned) | moved
-        if gone:
-            self.table.drop_partitions(gone)
-        if new:
-            started = time.monotonic()
-            read = await self._restore(new)
-            log.info(
-                "restored partitions %s from %s: %d records in %.1f s",
-                sorted(new),
-                self.changelog,
-                read,
-                time.monotonic() - started,
-            )
+        self.judge.forget_partitions()  # its indexes and cached states: rebuilt as needed
+        async with self._store:  # the standby leaves the partitions judged here alone
+            self._member_id = member_id
+            self._judged = set(partitions)
+            self.table.revoke(gone)
+            if new:
+                started = time.monotonic()
+                read = await restore(self.settings, self.table, new, self._max_age_s)
+                log.info(
+                    "restored partitions %s from %s: %d records in %.1f s",
+                    sorted(new),
+                    self.changelog,
+                    read,
+                    time.monotonic() - started,
+                )
+            self.table.active = set(partitions)
         self.assigned = set(partitions)
-        self.judge.forget_partitions()
 
-    async def _restore(self, partitions: set[int]) -> int:
-        consumer = AIOKafkaConsumer(
-            group_id=None,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            **connection_options(self.settings),
-        )
-        await consumer.start()
-        read = 0
-        try:
-            tps = [TopicPartition(self.changelog, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)  # read committed: the last stable offsets
-            todo = {tp: end for tp, end in ends.items() if end > 0}
-            while todo:
-                batch = await consumer.getmany(*todo, timeout_ms=500, max_records=10_000)
-                for records in batch.values():
-                    for r in records:
-                        self.table.restore(r.key, r.value)
-                        read += 1
-                for tp in list(todo):
-                    if await consumer.position(tp) >= todo[tp]:
-                        del todo[tp]
-        finally:
-            await consumer.stop()
-        return read
+    def _touch(self) -> None:
+        """Now and then: the judged partitions' stored data is as of now (restore.py)."""
+        now = time.monotonic()
+        if now - self._touched >= TOUCH_EVERY_S:
+            self._touched = now
+            self.table.touch(self.table.active)
 
 
 async def _next_offset(consumer: AIOKafkaConsumer, tp: TopicPartition, messages: Any) -> int:
