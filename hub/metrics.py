@@ -3,11 +3,63 @@
 A `HubMetrics` owns its registry, so two workers in one process (tests) count apart. The stream
 layer takes one as an argument; hub/service.py builds one per worker and serves its registry at
 `/metrics`, together with the state gauges of hub/monitoring.py.
+
+A `unit` label never takes a value from message data as such: a sender could make as many label
+values (series) as it likes. `UnitLabels` keeps the province's receiving units (the unit list,
+MOTCUA_UNITS_FILE) and counts every other under `other`.
 """
 
 from __future__ import annotations
 
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from hub.errors import ConfigError
+
+OTHER_UNIT = "other"
+# the receiving units of dossiers no one-stop desk received (hub/domain/stats.receiving_unit)
+SECTOR_UNITS = frozenset({"land", "civil"})
+
+
+@dataclass(frozen=True)
+class UnitLabels:
+    """The `unit` label of a receiving unit: its code when the unit list has it (a civil-status
+    agency `civil:<name>` when the list has a unit of that name, `land` and `civil` as they
+    are), else `other`."""
+
+    codes: frozenset[str]
+    names: frozenset[str]
+
+    def __call__(self, unit: str) -> str:
+        if unit in self.codes or unit in SECTOR_UNITS:
+            return unit
+        if unit.startswith("civil:") and unit.removeprefix("civil:") in self.names:
+            return unit
+        return OTHER_UNIT
+
+    @classmethod
+    def from_file(cls, path: Path) -> UnitLabels:
+        """The unit list (CSV: code, name); a bad line stops the worker, naming it."""
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise ConfigError(f"unit list {path}: {exc}") from exc
+        reader = csv.DictReader(text.splitlines())
+        if not {"code", "name"} <= set(reader.fieldnames or []):
+            raise ConfigError(f"unit list {path}, line 1: the columns are code,name")
+        codes: set[str] = set()
+        names: set[str] = set()
+        for lineno, row in enumerate(reader, start=2):
+            code, name = (row.get("code") or "").strip(), (row.get("name") or "").strip()
+            if not code or code == OTHER_UNIT or code in SECTOR_UNITS:
+                raise ConfigError(f"unit list {path}, line {lineno}: bad unit code {code!r}")
+            codes.add(code)
+            if name:
+                names.add(name)
+        return cls(frozenset(codes), frozenset(names))
 
 
 class HubMetrics:

@@ -1,7 +1,8 @@
 """The hub's own health and the state gauges at `/metrics` (hub/metrics.py holds the counters).
 
 Conventions: `motcua_` prefix, base units (seconds, messages), `_total` counters, bounded labels
-only: source, reason, type, state, unit (receiving unit codes: a few hundred per province),
+only: source, reason, type, state, unit (the receiving units of the unit list,
+MOTCUA_UNITS_FILE: a few hundred per province; any other unit is `other`, hub/metrics.UnitLabels),
 topic and partition. Never a dossier code or a person.
 
 Computed at scrape time from what the worker already holds:
@@ -30,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hub.domain.stats import ms
+from hub.metrics import UnitLabels
 from hub.protocol import is_internal_key
 from hub.stream.summaries import SummaryStore
 
@@ -48,6 +50,8 @@ class StateCollector(Collector):
         self.store = store
         self.table_keys = table_keys
         self.owned_partitions = owned_partitions
+        # read when the worker is built, before Kafka: a bad unit list stops it at once
+        self.unit_label = UnitLabels.from_file(store.settings.units_file)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         dossiers = GaugeMetricFamily(
@@ -102,13 +106,14 @@ class StateCollector(Collector):
                     continue
                 if s.received is not None and s.received <= t and not s.in_catalog:
                     unknown["no_code" if s.procedure is None else "not_in_catalogue"] += 1
+                unit = self.unit_label(s.unit)
                 for kind in s.open_alerts(t):
-                    opened[(kind, s.unit)] += 1
+                    opened[(kind, unit)] += 1
                 if not s.is_open(t):
                     continue
-                states[(s.unit, "past_due" if s.past_due(t) else "within_due")] += 1
+                states[(unit, "past_due" if s.past_due(t) else "within_due")] += 1
                 if s.is_paused(t):
-                    states[(s.unit, "paused")] += 1
+                    states[(unit, "paused")] += 1
         for (unit, state), n in sorted(states.items()):
             dossiers.add_metric([unit, state], n)
         for (kind, unit), n in sorted(opened.items()):
