@@ -235,3 +235,52 @@ def department_rows(officer_rows: Iterable[dict[str, Any]]) -> list[dict[str, An
     ]
     rows.sort(key=_order)
     return rows
+
+
+class _Coded(Responsible, Protocol):
+    code: str
+
+
+def overdue_steps(
+    summaries: Iterable[_Coded],
+    calendar: WorkingCalendar,
+    holder: Holder,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The steps overdue that `officer_rows` counts for one holder (unit, department, officer),
+    with their dossiers: what the page lists under an officer's row. Most overrun first."""
+    unit, department, officer = holder
+    lo = _ms(start) if start is not None else None
+    hi = _ms(end) if end is not None else None
+    t = _ms(now)
+    out: list[dict[str, Any]] = []
+    for s in summaries:
+        if s.unit != unit:
+            continue
+        for at, deadline, dept, off, overdue, followed in s.steps:
+            if (dept, off) != (department, officer) or overdue is None:
+                continue
+            if (
+                deadline > t
+                or (lo is not None and deadline < lo)
+                or (hi is not None and deadline >= hi)
+            ):
+                continue
+            still = followed is None or followed > t
+            until = t if still or followed is None else followed
+            out.append(
+                {
+                    "dossier_code": s.code,
+                    "at": at,
+                    "deadline": deadline,
+                    "followed_at": None if still else followed,
+                    "still_overdue": still,
+                    "overrun_working_days": calendar.working_days_between(
+                        _at(deadline), _at(until)
+                    ),
+                }
+            )
+    out.sort(key=lambda x: (-x["overrun_working_days"], x["deadline"], x["dossier_code"]))
+    return out
