@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -124,6 +126,51 @@ def topics_create(ctx: click.Context, bootstrap: str | None) -> None:
     for name in created:
         click.echo(f"created {name}")
     click.echo(f"{len(created)} created, {len(topic_partitions(conf)) - len(created)} existed")
+
+
+@main.command()
+@click.option("--from", "first", metavar="YYYY-MM-DD", help="the period's first day (default: all)")
+@click.option("--to", "last", metavar="YYYY-MM-DD", help="the period's last day, included")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .xlsx to write")
+@click.option("--timeout", default=30.0, show_default=True, help="seconds to wait for the broker")
+@click.pass_context
+def report(
+    ctx: click.Context, first: str | None, last: str | None, out: str, timeout: float
+) -> None:
+    """Write the report workbook (every table of the web face, one sheet each) for a period, from
+    the summary topic: no worker needs to run."""
+    from hub.reports.tables import Period, build_tables
+    from hub.reports.xlsx import to_xlsx
+    from hub.stream.clock import clock_from_settings
+    from hub.stream.snapshot import read_summaries
+    from hub.web import BadRequest, period_bounds
+    from hub.web.trace import iso
+
+    conf = settings(ctx)
+    # aiokafka logs each failed connection; the one line that matters is the error below
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    clock = clock_from_settings(conf)
+    dates = {k: v for k, v in (("from", first), ("to", last)) if v}
+    try:
+        start, end = period_bounds(dates, clock())  # as the web face reads ?from=&to=
+    except BadRequest as exc:
+        raise click.UsageError(str(exc)) from exc
+    store = asyncio.run(read_summaries(conf, clock, timeout))
+    now = store.as_of()
+    if now is None:
+        click.echo(
+            "no judge clock on the summary topic yet: judged as of the period's end", err=True
+        )
+    period = Period(start, end, now)
+    tables = build_tables(store.summaries.values(), period)
+    target = Path(out)
+    partial = target.with_name(target.name + ".part")  # no half-written report under its name
+    partial.write_bytes(to_xlsx(tables.values(), period))
+    partial.replace(target)
+    click.echo(
+        f"wrote {target}: {len(store.summaries)} dossiers, {len(tables['units'].rows)} units, "
+        f"period {period.label()}, as of {iso(now) or '-'}"
+    )
 
 
 def _register_commands() -> None:
