@@ -101,9 +101,7 @@ class StateCollector(Collector):
         unknown: Tally[str] = Tally({"no_code": 0, "not_in_catalogue": 0})
         if as_of is not None:
             t = ms(as_of)
-            for code, s in list(store.summaries.items()):
-                if store.partition_of.get(code) not in owned:
-                    continue
+            for s in store.in_partitions(owned):  # one pass, only these partitions decoded
                 if s.received is not None and s.received <= t and not s.in_catalog:
                     unknown["no_code" if s.procedure is None else "not_in_catalogue"] += 1
                 unit = self.unit_label(s.unit)

@@ -37,17 +37,20 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import struct
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import TypeAdapter
 
+from hub.domain.aggregates import Aggregates
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.dossier import DossierFacts
-from hub.domain.stats import Summary, summarize
+from hub.domain.stats import Summary, ms, summarize, unit_stats
 from hub.kafka_client import connection_options
 from hub.metrics import HubMetrics
 from hub.protocol import (
@@ -60,8 +63,9 @@ from hub.protocol import (
     parse_summary_clock,
     parse_worker,
 )
-from hub.settings import ClockMode, Settings
+from hub.settings import ClockMode, Settings, StateStore
 from hub.stream.clock import Clock
+from hub.stream.summary_db import MemoryKV, OrderedKV, RocksKV
 from hub.topics import DOSSIER_SUMMARY
 
 log = logging.getLogger(__name__)
@@ -118,10 +122,34 @@ def consumer_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-class SummaryStore:
-    """Every dossier's latest summary, read from the compacted topic (all partitions).
+# the store's key space (hub/stream/summary_db.py): one byte says what a key is
+_SUMMARY_KEY = b"s"  # + dossier code -> the partition (2 bytes) + the summary as read
+_RECEIVED_KEY = b"r"  # + received (8 bytes, ms) + dossier code -> b"": the received-time index
+_POSITION_KEY = b"o"  # + partition -> the next offset to read (8 bytes)
+_CLOCK_KEY = b"k"  # + partition -> the partition's "now" (8 bytes, ms)
+_WORKER_KEY = b"w"  # + instance -> its worker entry as read
+_COUNT_KEY = b"n"  # -> how many summaries are stored (8 bytes)
+_PART = struct.Struct(">H")
+_U64 = struct.Struct(">Q")
+_TRUSTED = TypeAdapter(Summary)  # what the store holds was checked by Summary.loads when read
+LOAD_CHUNK = 5000  # summaries counted between two yields to the event loop at start
 
-    `run()` reads until cancelled (the worker runs it as an app task)."""
+
+def _received_key(received: int, code: str) -> bytes:
+    return _RECEIVED_KEY + _U64.pack(received) + code.encode()
+
+
+def _decode(stored: bytes) -> Summary:
+    return _TRUSTED.validate_json(stored[_PART.size :])
+
+
+class SummaryStore:
+    """Every dossier's latest summary, read from the compacted topic (all partitions), kept in a
+    local store with the consumer's positions, and the §7 aggregates maintained over it.
+
+    `run()` opens the store (RocksDB under MOTCUA_STATE_STORE=rocksdb), counts the stored
+    summaries into the aggregates, then reads the topic from the stored positions until
+    cancelled (the worker runs it as an app task)."""
 
     def __init__(
         self,
@@ -134,28 +162,123 @@ class SummaryStore:
         self.clock = clock
         self.metrics = metrics
         self._factory = consumer_factory or (lambda: AIOKafkaConsumer(**consumer_options(settings)))
-        self.summaries: dict[str, Summary] = {}
-        self.partition_of: dict[str, int] = {}
+        self.kv: OrderedKV = MemoryKV()  # until `open()`
+        self.summaries = SummaryMap(self)
+        self.partition_of = PartitionMap(self)
+        self.count = 0
         self.clocks: dict[int, int] = {}
         self.workers: dict[str, WorkerEntry] = {}  # instance -> what it judges, its web url
+        self.positions: dict[int, int] = {}  # partition -> the next offset to read
+        self.aggregates: Aggregates | None = None  # once a "now" is known
+        self.loaded = False  # the stored summaries are counted in the aggregates
         self.lag: dict[int, int] = {}
         self.read_messages = 0
         self.started_reading: float | None = None
         self.caught_up = False
+        self._cache: OrderedDict[str, Summary] = OrderedDict()
         self._consumer: AIOKafkaConsumer | None = None
+        self._opened = False
+
+    # -- the local store ----------------------------------------------------------------------
+    def open(self) -> None:
+        """Open the configured store, once, and read what it keeps besides the summaries."""
+        if self._opened:
+            return
+        self._opened = True
+        if self.settings.state_store is StateStore.ROCKSDB:
+            self.kv = RocksKV(
+                self.settings.state_dir("summaries"), self.settings.rocksdb_block_cache_mb
+            )
+        raw = self.kv.get(_COUNT_KEY)
+        self.count = _U64.unpack(raw)[0] if raw else 0
+        for key, value in self.kv.scan(_POSITION_KEY, _POSITION_KEY + b"\xff"):
+            self.positions[_PART.unpack(key[1:])[0]] = _U64.unpack(value)[0]
+        for key, value in self.kv.scan(_CLOCK_KEY, _CLOCK_KEY + b"\xff"):
+            self.clocks[_PART.unpack(key[1:])[0]] = _U64.unpack(value)[0]
+        for key, value in self.kv.scan(_WORKER_KEY, _WORKER_KEY + b"\xff"):
+            with contextlib.suppress(ProtocolError, ValueError):
+                self.workers[key[1:].decode()] = parse_worker(value)
+
+    def close(self) -> None:
+        self.kv.close()
+
+    def get(self, code: str) -> Summary | None:
+        """A dossier's summary (decoded on demand; the latest ones kept in a bounded LRU)."""
+        cached = self._cache.get(code)
+        if cached is not None:
+            self._cache.move_to_end(code)
+            return cached
+        stored = self.kv.get(_SUMMARY_KEY + code.encode())
+        if stored is None:
+            return None
+        summary = _decode(stored)
+        self._remember(code, summary)
+        return summary
+
+    def _remember(self, code: str, summary: Summary) -> None:
+        if self.settings.summary_cache_entries <= 0:
+            return
+        self._cache[code] = summary
+        self._cache.move_to_end(code)
+        while len(self._cache) > self.settings.summary_cache_entries:
+            self._cache.popitem(last=False)
+
+    def stored(self, lo: bytes = b"", hi: bytes = b"\xff") -> Iterator[tuple[str, int, bytes]]:
+        """(code, partition, stored bytes) of the summaries whose codes lie in [lo, hi)."""
+        for key, value in self.kv.scan(_SUMMARY_KEY + lo, _SUMMARY_KEY + hi):
+            yield key[1:].decode(), _PART.unpack_from(value)[0], value
+
+    def in_partitions(self, partitions: set[int]) -> Iterator[Summary]:
+        """The summaries of the dossiers of some partitions (decoding only those)."""
+        for _, partition, value in self.stored():
+            if partition in partitions:
+                yield _decode(value)
+
+    def received_in(self, start: datetime | None, end: datetime | None) -> Iterator[Summary]:
+        """The summaries of the dossiers received in `[start, end)`, by the received index:
+        proportional to the period, not to the province."""
+        lo = _U64.pack(max(0, ms(start))) if start is not None else b""
+        hi = _U64.pack(max(0, ms(end))) if end is not None else b"\xff"
+        for key, _ in self.kv.scan(_RECEIVED_KEY + lo, _RECEIVED_KEY + hi):
+            summary = self.get(key[1 + _U64.size :].decode())
+            if summary is not None:
+                yield summary
+
+    def disk_bytes(self) -> int:
+        return self.kv.disk_bytes()
 
     # -- reading ------------------------------------------------------------------------------
     def apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
-        self.read_messages += 1
-        try:
-            self._apply(partition, key, value)
-        except (ProtocolError, ValueError, KeyError, TypeError, RecursionError) as exc:
-            # another program's record, or a bug's: counted and skipped, never fatal
-            log.warning("skipped a record on %s: %s", DOSSIER_SUMMARY, exc)
-            if self.metrics is not None:
-                self.metrics.skipped.labels(DOSSIER_SUMMARY).inc()
+        """One record, stored at once (tests; `run()` stores a fetch at a time)."""
+        self.apply_batch([(partition, key, value)], {})
 
-    def _apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+    def apply_batch(
+        self, records: Iterable[tuple[int, bytes | None, bytes | None]], positions: dict[int, int]
+    ) -> None:
+        """Records of the topic and the positions after them: one atomic write."""
+        changes: dict[bytes, bytes | None] = {}
+        for partition, key, value in records:
+            self.read_messages += 1
+            try:
+                self._apply(partition, key, value, changes)
+            except (ProtocolError, ValueError, KeyError, TypeError, RecursionError) as exc:
+                # another program's record, or a bug's: counted and skipped, never fatal
+                log.warning("skipped a record on %s: %s", DOSSIER_SUMMARY, exc)
+                if self.metrics is not None:
+                    self.metrics.skipped.labels(DOSSIER_SUMMARY).inc()
+        for partition, offset in positions.items():
+            changes[_POSITION_KEY + _PART.pack(partition)] = _U64.pack(offset)
+        self.positions.update(positions)
+        changes[_COUNT_KEY] = _U64.pack(self.count)
+        self.kv.write(changes.items())
+
+    def _apply(
+        self,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        changes: dict[bytes, bytes | None],
+    ) -> None:
         if not key:
             raise ProtocolError("a summary record without a key")
         if key.startswith(WORKER_PREFIX):
@@ -164,6 +287,7 @@ class SummaryStore:
                 self.workers.pop(name, None)
             else:
                 self.workers[name] = parse_worker(value)
+            changes[_WORKER_KEY + name.encode()] = value
             return
         p = clock_partition(key)
         if p is not None:
@@ -174,25 +298,55 @@ class SummaryStore:
                 if now > limit * 1000:
                     raise ProtocolError(f"a clock on {DOSSIER_SUMMARY} ahead of the wall clock")
                 self.clocks[p] = max(self.clocks.get(p, 0), now)
+                changes[_CLOCK_KEY + _PART.pack(p)] = _U64.pack(self.clocks[p])
             return
         code = key.decode()
-        if value is None:  # tombstone
-            self.summaries.pop(code, None)
-            self.partition_of.pop(code, None)
+        summary = None
+        if value is not None:
+            summary = Summary.loads(value)
+            if summary.code != code:
+                raise ProtocolError(
+                    f"a summary of {summary.code[:60]!r} under the key {code[:60]!r}"
+                )
+        skey = _SUMMARY_KEY + key
+        before = changes[skey] if skey in changes else self.kv.get(skey)
+        old = _decode(before) if before is not None else None
+        if self.aggregates is not None:
+            self.aggregates.update(old, summary)
+        moved = summary is None or old is None or summary.received != old.received
+        if old is not None and old.received is not None and moved:
+            changes[_received_key(old.received, code)] = None
+        self._cache.pop(code, None)
+        if summary is None:  # tombstone
+            changes[skey] = None
+            self.count -= old is not None
             return
-        summary = Summary.loads(value)
-        if summary.code != code:
-            raise ProtocolError(f"a summary of {summary.code[:60]!r} under the key {code[:60]!r}")
-        self.summaries[code] = summary
-        self.partition_of[code] = partition
+        changes[skey] = _PART.pack(partition) + value  # type: ignore[operator]
+        if summary.received is not None:
+            changes[_received_key(summary.received, code)] = b""
+        self.count += old is None
 
     async def _open(self) -> AIOKafkaConsumer:
-        """Subscribed without a group: aiokafka assigns every partition, read from the start."""
+        """Every partition assigned by hand (no group), each from its stored position."""
         while True:
             consumer = self._factory()
             try:
                 await consumer.start()
-                consumer.subscribe([DOSSIER_SUMMARY])
+                parts = await consumer.partitions_for_topic(DOSSIER_SUMMARY)
+                if not parts:
+                    raise RuntimeError(f"{DOSSIER_SUMMARY} has no partitions yet")
+                tps = [TopicPartition(DOSSIER_SUMMARY, p) for p in sorted(parts)]
+                consumer.assign(tps)
+                for tp in tps:
+                    if tp.partition in self.positions:
+                        consumer.seek(tp, self.positions[tp.partition])
+                    else:
+                        await consumer.seek_to_beginning(tp)
+                log.info(
+                    "reading %s from %s",
+                    DOSSIER_SUMMARY,
+                    {tp.partition: self.positions.get(tp.partition, 0) for tp in tps},
+                )
                 return consumer
             except Exception as exc:
                 log.warning("summary reader cannot start yet: %r", exc)
@@ -200,21 +354,47 @@ class SummaryStore:
                     await consumer.stop()
                 await asyncio.sleep(1.0)
 
+    async def load(self) -> None:
+        """Count the stored summaries into the aggregates, yielding to the event loop now and
+        then (the web answers meanwhile, with what is counted so far)."""
+        self.open()
+        started = time.monotonic()
+        now = self._now_ms()
+        if now is not None:
+            agg = self.aggregates = Aggregates(now)
+            for n, (_, _, value) in enumerate(self.stored(), 1):
+                agg.update(None, _decode(value))
+                if n % LOAD_CHUNK == 0:
+                    await asyncio.sleep(0)
+        self.loaded = True
+        log.info(
+            "summary store: %d dossiers counted in %.1f s (%s)",
+            self.count,
+            time.monotonic() - started,
+            self.settings.state_store.value,
+        )
+
     async def run(self) -> None:
+        await self.load()
         consumer = self._consumer = await self._open()
         self.started_reading = time.monotonic()
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for tp, messages in batches.items():
-                    for m in messages:
-                        self.apply(tp.partition, m.key, m.value)
+                records = [
+                    (tp.partition, m.key, m.value) for tp, ms_ in batches.items() for m in ms_
+                ]
+                positions = {tp.partition: await consumer.position(tp) for tp in batches}
+                if records:
+                    self.apply_batch(records, positions)
+                for tp in batches:
                     await self._note_lag(consumer, tp)
                 if not batches:
                     for tp in consumer.assignment():
                         await self._note_lag(consumer, tp)
                     if all(v <= 0 for v in self.lag.values()):
                         self.caught_up = True
+                self.refresh()
         finally:
             self._consumer = None
             await consumer.stop()
@@ -235,6 +415,62 @@ class SummaryStore:
             return None
         return datetime.fromtimestamp(max(self.clocks.values()) / 1000, tz=UTC)
 
+    def _now_ms(self) -> int | None:
+        now = self.as_of()
+        return ms(now) if now is not None else None
+
+    def refresh(self, now: int | None = None) -> None:
+        """Bring the aggregates to `now` (default: the store's "now"): built at the first
+        "now" known, rebuilt if it went backwards (a wall clock set back)."""
+        now = self._now_ms() if now is None else now
+        if now is None or not self.loaded:
+            return
+        agg = self.aggregates
+        if agg is not None and now >= agg.now:
+            agg.advance(now, self.get)
+            return
+        if agg is not None:
+            log.warning("the statistics' now went back (%d < %d): recounting", now, agg.now)
+        started = time.monotonic()
+        agg = Aggregates(now)
+        for _, _, value in self.stored():
+            agg.update(None, _decode(value))
+        self.aggregates = agg
+        log.info("summary aggregates counted in %.1f s", time.monotonic() - started)
+
+    def unit_rows(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        now: datetime | None,
+        *,
+        by_procedure: bool = False,
+        unit: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`unit_stats(every summary, start, end, now, ...)`: from the aggregates when the
+        period ends at or after now on local midnights, else from the period's dossiers."""
+        if now is not None:
+            self.refresh(ms(now))
+            if self.aggregates is not None:
+                rows = self.aggregates.rows(
+                    start, end, ms(now), by_procedure=by_procedure, unit=unit
+                )
+                if rows is not None:
+                    return rows
+        return unit_stats(
+            self.received_in(start, end), start, end, now, by_procedure=by_procedure, unit=unit
+        )
+
+    def open_summaries(self, unit: str, now: datetime) -> list[Summary]:
+        """The unit's dossiers received and not closed at `now` (and some not received yet),
+        in code order: from the aggregates' open index, not a scan of the province."""
+        self.refresh(ms(now))
+        agg = self.aggregates
+        if agg is None or agg.now != ms(now):
+            return sorted((s for s in self.summaries.values() if s.unit == unit), key=_code)
+        found = (self.get(code) for code in agg.open_codes(unit))
+        return [s for s in found if s is not None]
+
     def owner_url(self, partition: int) -> str | None:
         """The web url of the worker that said last that it judges `partition`."""
         owners = [w for w in self.workers.values() if partition in w.partitions]
@@ -242,8 +478,86 @@ class SummaryStore:
 
     def status(self) -> dict[str, Any]:
         return {
-            "dossiers": len(self.summaries),
+            "dossiers": self.count,
             "messages_read": self.read_messages,
             "lag": sum(self.lag.values()),
             "caught_up": self.caught_up,
+            "loaded": self.loaded,
+            "store": self.settings.state_store.value,
         }
+
+
+def _code(s: Summary) -> str:
+    return s.code
+
+
+class SummaryMap(Mapping[str, Summary]):
+    """The store's summaries as a read-only mapping code -> Summary, decoded on demand.
+    Iterating it reads every stored summary: the statistics use `unit_rows` instead."""
+
+    def __init__(self, store: SummaryStore) -> None:
+        self._store = store
+
+    def __getitem__(self, code: str) -> Summary:
+        summary = self._store.get(code)
+        if summary is None:
+            raise KeyError(code)
+        return summary
+
+    def __contains__(self, code: object) -> bool:
+        if not isinstance(code, str):
+            return False
+        return self._store.kv.get(_SUMMARY_KEY + code.encode()) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        for code, _, _ in self._store.stored():
+            yield code
+
+    def __len__(self) -> int:
+        return self._store.count
+
+    def values(self) -> ValuesView[Summary]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[str, Summary]:
+        return _Items(self)
+
+    def scan(self) -> Iterator[tuple[str, Summary]]:
+        for code, _, value in self._store.stored():
+            yield code, _decode(value)
+
+
+class _Values(ValuesView[Summary]):
+    _mapping: SummaryMap
+
+    def __iter__(self) -> Iterator[Summary]:
+        for _, summary in self._mapping.scan():
+            yield summary
+
+
+class _Items(ItemsView[str, Summary]):
+    _mapping: SummaryMap
+
+    def __iter__(self) -> Iterator[tuple[str, Summary]]:
+        yield from self._mapping.scan()
+
+
+class PartitionMap(Mapping[str, int]):
+    """Dossier code -> the partition its summary was read from (its dossier's partition)."""
+
+    def __init__(self, store: SummaryStore) -> None:
+        self._store = store
+
+    def __getitem__(self, code: str) -> int:
+        stored = self._store.kv.get(_SUMMARY_KEY + code.encode())
+        if stored is None:
+            raise KeyError(code)
+        partition: int = _PART.unpack_from(stored)[0]
+        return partition
+
+    def __iter__(self) -> Iterator[str]:
+        for code, _, _ in self._store.stored():
+            yield code
+
+    def __len__(self) -> int:
+        return self._store.count

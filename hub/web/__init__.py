@@ -44,7 +44,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from hub.domain.calendar import TZ, WorkingCalendar
 from hub.domain.engine import Engine
-from hub.domain.stats import ms, unit_stats
+from hub.domain.stats import ms
 from hub.settings import ClockMode, Settings
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
@@ -266,9 +266,8 @@ def install(app: faust.App, ctx: WebContext) -> None:
             return bad(self, exc)
 
         def compute() -> list[dict[str, Any]]:
-            return unit_stats(
-                list(store.summaries.values()), start, end, now, by_procedure=by_procedure
-            )
+            # the maintained aggregates (hub/domain/aggregates.py), not a walk of every summary
+            return store.unit_rows(start, end, now, by_procedure=by_procedure)
 
         # every unit's rows, cached once for all scopes; each request keeps its own units
         rows = await cache.get(cache_key("units", q, now), compute)
@@ -297,13 +296,13 @@ def install(app: faust.App, ctx: WebContext) -> None:
     def unit_detail(
         unit: str, start: datetime | None, end: datetime | None, now: datetime | None
     ) -> dict[str, Any]:
-        summaries = list(store.summaries.values())
-        rows = unit_stats(summaries, start, end, now, by_procedure=True, unit=unit)
+        rows = store.unit_rows(start, end, now, by_procedure=True, unit=unit)
         late: list[dict[str, Any]] = []
         # before the first clock record there is no "now" to be late at: no late list yet
         t = ms(now) if now is not None else 0
         when = from_ms(t)
-        for s in sorted(summaries, key=lambda s: s.code) if now is not None else ():
+        # the unit's open dossiers (an index), not every summary of the province
+        for s in store.open_summaries(unit, now) if now is not None else ():
             if s.unit != unit or not s.past_due(t):
                 continue
             due = s.due_at(t)
