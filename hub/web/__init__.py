@@ -8,6 +8,8 @@
     /api/units/{unit}       one unit's row with procedures, and its open late dossiers
     /api/dossiers/{code}    the trace; routed to the worker that judges the dossier's partition
     /api/search?q=          dossier codes starting with (or containing) q
+    /api/responsibility     §8 rows per unit, department and officer (hub/web/analysis.py)
+    /api/audit              §9 findings: records that hide lateness (hub/web/analysis.py)
     /metrics                Prometheus text format
     /health                 liveness and the summary reader's progress
 
@@ -203,9 +205,11 @@ def install(app: faust.App, ctx: WebContext) -> None:
     ]
     # a bad token setting stops the start here; faust's aiohttp driver holds the application
     access.install(app.web.web_app, ctx.settings)  # type: ignore[attr-defined]
-    from hub.web.exports import install_exports  # it imports this module: not at the top
+    from hub.web.analysis import install_analysis  # they import this module: not at the top
+    from hub.web.exports import install_exports
 
     install_exports(app, ctx)  # the downloads, /api/export/...
+    install_analysis(app, ctx)  # /api/responsibility, /api/audit
     store = ctx.store
     started = time.time()
     cache: TickCache[Any] = TickCache()

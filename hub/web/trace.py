@@ -2,7 +2,8 @@
 
 Every event in time order with its source; every hand-over with its holder, how long it held
 the dossier and its step deadline (overrun marked); the pauses; the original and the current due
-date; the alerts, raised and resolved, up to "now". Only what the common event carries, so no
+date; the alerts, raised and resolved, up to "now"; the audit findings (rules.md §9) up to
+"now", as /api/audit lists them. Only what the common event carries, so no
 applicant identity (the connectors never put `SoGiayToChuHoSo`/`ChuHoSo` in it).
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from hub.domain.audit import finding_row
 from hub.domain.calendar import TZ
 from hub.domain.dossier import DossierFacts
 from hub.domain.engine import Engine
@@ -160,4 +162,6 @@ def build_trace(
         "handovers": _handovers(f, now),
         "pauses": [{"kind": p.kind, "start": iso(p.start), "end": iso(p.end)} for p in f.pauses],
         "alerts": sorted(alerts.values(), key=lambda a: (a["raised_at"] or "", a["type"])),
+        # rules.md §9: records that hide lateness, those whose time has come
+        "findings": [finding_row(summary, x) for x in summary.findings if x.at <= ms(now)],
     }
