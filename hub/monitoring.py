@@ -9,6 +9,8 @@ Computed at scrape time from what the worker already holds:
 - `motcua_open_dossiers{unit,state}` and `motcua_open_alerts{type,unit}`: over the dossier
   summaries of the partitions *this worker judges* (hub/stream/summaries.py), as of the hub's
   "now"; so `sum without(instance)` across workers is the province, with no double counting;
+- `motcua_audit_findings{kind,unit}`: the rules.md §9 findings (records that hide lateness)
+  whose time has come, over the summaries of those partitions;
 - `motcua_dossiers_without_catalogue_procedure{reason}`: received dossiers of those partitions
   whose procedure is unknown (`no_code`) or missing from the catalogue (`not_in_catalogue`);
 - `motcua_table_entries{table}`: the dossier state table (this worker's partitions) and the
@@ -72,18 +74,25 @@ class StateCollector(Collector):
             "no procedure code, or a code not in the catalogue",
             labels=["reason"],
         )
+        audit = GaugeMetricFamily(
+            "motcua_audit_findings",
+            "Audit findings (rules.md §9: records that hide lateness) whose time has come, per "
+            "kind and receiving unit (this worker's partitions)",
+            labels=["kind", "unit"],
+        )
         tables = GaugeMetricFamily(
             "motcua_table_entries",
             "Entries held: the dossier state table (this worker) and the summary map (province)",
             labels=["table"],
         )
         try:
-            self._fill(dossiers, alerts, missing, tables)
+            self._fill(dossiers, alerts, missing, tables, audit)
         except Exception:  # a scrape must not break on a transient state
             log.exception("collecting state metrics failed")
         yield dossiers
         yield alerts
         yield missing
+        yield audit
         yield tables
 
     def _fill(
@@ -92,6 +101,7 @@ class StateCollector(Collector):
         alerts: GaugeMetricFamily,
         missing: GaugeMetricFamily,
         tables: GaugeMetricFamily,
+        audit: GaugeMetricFamily,
     ) -> None:
         store = self.store
         as_of: datetime | None = store.as_of()
@@ -99,6 +109,7 @@ class StateCollector(Collector):
         states: Tally[tuple[str, str]] = Tally()
         opened: Tally[tuple[str, str]] = Tally()
         unknown: Tally[str] = Tally({"no_code": 0, "not_in_catalogue": 0})
+        found: Tally[tuple[str, str]] = Tally()
         if as_of is not None:
             t = ms(as_of)
             for s in store.in_partitions(owned):  # one pass, only these partitions decoded
@@ -107,6 +118,9 @@ class StateCollector(Collector):
                 unit = self.unit_label(s.unit)
                 for kind in s.open_alerts(t):
                     opened[(kind, unit)] += 1
+                for x in s.findings:
+                    if x.at <= t:
+                        found[(x.kind, unit)] += 1
                 if not s.is_open(t):
                     continue
                 states[(unit, "past_due" if s.past_due(t) else "within_due")] += 1
@@ -118,6 +132,8 @@ class StateCollector(Collector):
             alerts.add_metric([kind, unit], n)
         for reason, n in sorted(unknown.items()):
             missing.add_metric([reason], n)
+        for (kind, unit), n in sorted(found.items()):
+            audit.add_metric([kind, unit], n)
         table_size = sum(1 for k in self.table_keys() if not is_internal_key(bytes(k)))
         tables.add_metric(["dossiers"], table_size)
         tables.add_metric(["summaries"], len(store.summaries))

@@ -10,7 +10,12 @@ import pytest
 from hub.domain.audit import findings
 from hub.domain.calendar import to_local
 from hub.domain.events import DossierEvent, EventKind
-from hub.domain.stats import Summary, at, summarize, unit_stats
+from hub.domain.stats import Summary, at, ms, summarize, unit_stats
+from hub.metrics import HubMetrics
+from hub.monitoring import StateCollector
+from hub.settings import Settings
+from hub.stream.clock import system_clock
+from hub.stream.summaries import SummaryStore
 from hub.web.trace import build_trace
 from tests.samples import END_TIME
 from tests.unit.builders import CODE, apology, snapshot, step, t, tax
@@ -220,3 +225,24 @@ def test_summaries_with_unknown_findings_are_refused() -> None:
     data["findings"][0][1] = 10**15  # beyond 2200
     with pytest.raises(ValueError):
         Summary.loads(json.dumps(data).encode())
+
+
+def test_the_audit_gauge_counts_findings_per_kind_and_unit_of_this_workers_partitions() -> None:
+    metrics = HubMetrics()
+    store = SummaryStore(Settings(clock="event"), system_clock, metrics)
+    mine, elsewhere = CODE, "000.00.01.H49-261103-0001"
+    late = [snapshot("03/11 08:30", due="05/11 17:00"), apology("06/11 08:00")]
+    paused = [*late, step("09/11 09:00", status=5), step("10/11 09:00")]
+    store.apply(0, mine.encode(), summary(*paused).dumps())
+    other = [e.model_copy(update={"dossier_code": elsewhere}) for e in late]
+    store.apply(1, elsewhere.encode(), summary(*other, code=elsewhere).dumps())  # not judged here
+    store.clocks[0] = ms(t("09/11 12:00"))
+    metrics.registry.register(StateCollector(store, lambda: [], lambda: {0}))
+    get = metrics.registry.get_sample_value
+    assert get("motcua_audit_findings", {"kind": "APOLOGY_AFTER_DUE", "unit": UNIT}) == 1
+    assert get("motcua_audit_findings", {"kind": "PAUSE_AFTER_DUE", "unit": UNIT}) == 1
+    assert (
+        get("motcua_audit_findings", {"kind": "APOLOGY_AFTER_DUE", "unit": "000.00.01.H49"}) is None
+    )
+    store.clocks[0] = ms(t("09/11 08:59"))  # the pause's time has not come yet
+    assert get("motcua_audit_findings", {"kind": "PAUSE_AFTER_DUE", "unit": UNIT}) is None
