@@ -176,8 +176,14 @@ class JudgeLoop:
             self.consumer = consumer  # before start: the first assignment may come at once
             await consumer.start()
             if cfg.standby_replicas and self.table.store.keeps_revoked:
-                follow = Standby(cfg, self.table, self._store, self._standby_excluded, 0.0)
-                follow.max_age_s = self._max_age_s
+                follow = Standby(
+                    cfg,
+                    self.table,
+                    self._store,
+                    self._standby_excluded,
+                    self.partition_count,
+                    self._max_age_s,
+                )
                 standby = asyncio.create_task(self._run_standby(follow), name="judge-standby")
             try:
                 while True:

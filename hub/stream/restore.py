@@ -149,12 +149,14 @@ class Standby:
         table: DossierTable,
         lock: asyncio.Lock,
         judged: Callable[[], set[int]],
+        partition_count: Callable[[], int],
         max_age_s: float,
     ) -> None:
         self.settings = settings
         self.table = table
         self.lock = lock
-        self.judged = judged
+        self.judged = judged  # partitions not to follow: judged here
+        self.partition_count = partition_count  # the changelog's: as hub.dossier.events
         self.max_age_s = max_age_s
         self.following: set[int] = set()
 
@@ -163,10 +165,8 @@ class Standby:
         consumer = reader(self.settings)
         await consumer.start()
         try:
-            await consumer.topics()  # the metadata, for the partition count
-            everything = consumer.partitions_for_topic(topic) or set()
             while True:
-                await self._follow(consumer, topic, set(everything))
+                await self._follow(consumer, topic, set(range(self.partition_count())))
                 if not self.following:
                     await asyncio.sleep(STANDBY_IDLE_S)
                     continue
