@@ -93,7 +93,16 @@ async def _keep_deadletter_retention(admin: AIOKafkaAdminClient, settings: Setti
     for answer in altered:
         for code, message, *_ in answer.resources:
             if code:
-                raise BrokerError(f"could not set {DEADLETTER} retention.ms: {code} {message}")
+                # a principal without AlterConfigs on the topic: say so, but run
+                log.warning(
+                    "could not set %s retention.ms to %s (MOTCUA_DEADLETTER_RETENTION_DAYS): "
+                    "error %s %s",
+                    DEADLETTER,
+                    wanted,
+                    code,
+                    message or "",
+                )
+                return False
     log.info("%s: retention.ms set to %s (MOTCUA_DEADLETTER_RETENTION_DAYS)", DEADLETTER, wanted)
     return True
 
