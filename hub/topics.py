@@ -147,7 +147,11 @@ async def _start_with_retry(
             await admin.describe_cluster()
             return
         except (KafkaConnectionError, KafkaError, OSError) as exc:
-            problem = await connection_problem(settings, bootstrap)
+            # a plain connection has no credential to refuse: asked why only at the end
+            secured = settings.kafka_security_protocol != "PLAINTEXT"
+            problem = None
+            if secured or attempt == tries:
+                problem = await connection_problem(settings, bootstrap)
             if fatal(problem):
                 raise BrokerError(str(problem)) from exc
             if attempt == tries:
