@@ -100,6 +100,9 @@ class JudgeLoop:
         self._member_id: str | None = None  # in the group as, at the last assignment
         self._max_age_s = 0.0  # how old local data may be (restore.tombstone_age_s)
         self._touched = 0.0
+        # a restore that failed in the rebalance listener (aiokafka logs and ignores what the
+        # listener raises): no batch may be judged without its partitions' state
+        self._failed: Exception | None = None
 
     @property
     def group_id(self) -> str:
@@ -149,6 +152,7 @@ class JudgeLoop:
         self.assigned.clear()
         self._judged = set()
         self._member_id = None
+        self._failed = None
 
     async def _run_once(self) -> None:
         cfg = self.settings
@@ -226,6 +230,8 @@ class JudgeLoop:
         self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
         async with self._batch:
+            if self._failed is not None:
+                raise RuntimeError("a partition's state could not be restored") from self._failed
             await self._process(producer, member, batches)
 
     async def _process(
@@ -329,6 +335,16 @@ class JudgeLoop:
         gone = (self.assigned - partitions) | moved
         new = (partitions - self.assigned) | moved
         self.judge.forget_partitions()  # its indexes and cached states: rebuilt as needed
+        try:
+            await self._assign(partitions, member_id, gone, new)
+        except Exception as exc:
+            log.exception("restoring partitions %s failed", sorted(new))
+            self._failed = exc
+            raise
+
+    async def _assign(
+        self, partitions: set[int], member_id: str, gone: set[int], new: set[int]
+    ) -> None:
         async with self._store:  # the standby leaves the partitions judged here alone
             self._member_id = member_id
             self._judged = set(partitions)
