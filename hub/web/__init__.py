@@ -344,13 +344,17 @@ def install(app: faust.App, ctx: WebContext) -> None:
             return self.json([])
         scope = allowed_units(request)
         summaries = store.summaries
-        codes = sorted(
-            c
-            for c, s in summaries.items()
-            if q.lower() in c.lower() and (scope is None or s.unit in scope)
-        )
+        # the codes alone first (no summary read), then the units of the best matches only
+        codes = sorted(c for c in summaries if q.lower() in c.lower())
         codes.sort(key=lambda c: (not c.startswith(q), c))
-        return self.json(codes[:20])
+        found: list[str] = []
+        for c in codes:
+            if len(found) == 20:
+                break
+            s = summaries.get(c) if scope is not None else None
+            if scope is None or (s is not None and s.unit in scope):
+                found.append(c)
+        return self.json(found)
 
     def not_found(self: web.View, code: str) -> web.Response:
         return self.json({"error": f"không tìm thấy hồ sơ {code[:100]}"}, status=404)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from hub.protocol import clock_key, encode_summary_clock
 from hub.service import Service
 from hub.settings import Settings, load_settings
 from hub.web import VIEW_CACHE
-from hub.web.access import SECURITY_HEADERS, Tokens, parse_token_file, parse_tokens
+from hub.web.access import OPEN_PATHS, SECURITY_HEADERS, Tokens, parse_token_file, parse_tokens
 from hub.web.cache import TickCache
 
 PROVINCE = "province-token-0123456789"
@@ -250,6 +251,27 @@ async def test_every_data_route_refuses_without_a_valid_token(tmp_path: Path) ->
             assert r.status == 200 and r.content_type == kind, path
         health = await (await client.get("/health")).text()
         assert UNIT_A not in health and CODES_A[0] not in health
+
+
+async def test_every_registered_route_is_guarded(tmp_path: Path) -> None:
+    """Whatever module registered it: each route of the application, with its variables
+    filled in, refuses a request without a token, unless it is one of the open paths."""
+    async with served(tmp_path, web_tokens=TOKENS) as (client, _):
+        paths = set()
+        for resource in client.server.app.router.resources():
+            info = resource.get_info()
+            path = info.get("path") or info.get("formatter") or ""
+            paths.add(re.sub(r"\{[^}]*\}", "x.csv", path))
+        assert {"/api/units", "/api/units/x.csv", "/api/dossiers/x.csv", "/metrics"} <= paths
+        for path in sorted(paths):
+            r = await client.get(path)
+            if path in OPEN_PATHS:
+                # open: the page shell (static files, no data) and the health check only
+                assert r.status == 200, path
+                shell = r.content_type in ("text/html", "text/javascript", "text/css")
+                assert shell or path == "/health", (path, r.content_type)
+            else:
+                assert r.status == 401, path
 
 
 async def test_security_headers_on_every_response(tmp_path: Path) -> None:
