@@ -169,6 +169,14 @@ class Judge:
             heap = self._scan_wakes(partition)
         return heap
 
+    def _index_ready(self, partition: int) -> None:
+        """Build the partition's index, or scan it again once superseded entries (a dossier's
+        earlier wake-ups, left until they come due) have made it grow past three times its
+        size: it follows the dossiers held, not how often they changed."""
+        heap = self._heap(partition)
+        if len(heap) > 3 * self.settings.wake_index_max:
+            self._scan_wakes(partition)
+
     def _scan_wakes(self, partition: int) -> list[tuple[int, bytes]]:
         """The partition's heap from its stored states (only each value's prefix is read): the
         earliest `wake_index_max` entries."""
@@ -207,6 +215,7 @@ class Judge:
         # else: found by the scan that follows when the clock passes the bound
 
     def _wake_due(self, partition: int, now: int) -> list[Alert]:
+        self._index_ready(partition)
         heap = self._heap(partition)
         alerts: list[Alert] = []
         while True:
@@ -306,9 +315,9 @@ class Judge:
         handler = {KIND_CLAIM: self.on_claim, KIND_WITHDRAW: self.on_withdraw}.get(
             kind, self.on_event
         )
-        # the partition's index is built before judging, not amid it: building flushes the batch's
-        # states to the table, which a failed judgement could then not take back
-        self._heap(partition)
+        # the partition's index is built (or compacted) before judging, not amid it: a scan
+        # flushes the batch's states to the table, which a failed judgement could not take back
+        self._index_ready(partition)
         return self._isolated(key, lambda: handler(partition, key, value))
 
     def _isolated(self, key: bytes, judge: Callable[[], list[Alert]]) -> list[Alert]:
