@@ -55,7 +55,7 @@ class Service:
         )
         self.store = SummaryStore(settings, clock, self.metrics)
         self.collector = StateCollector(
-            self.store, lambda: self.stream.table, self.stream.owned_partitions
+            self.store, self.stream.table.dossier_count, self.stream.owned_partitions
         )
         self.metrics.registry.register(self.collector)
         self.lag = LagSampler(self.metrics.registry)
