@@ -1,4 +1,5 @@
-"""`python -m bench`: every benchmark, or those `--only` names (see bench/__init__.py)."""
+"""`python -m bench`: every benchmark, or those `--only` names (see bench/__init__.py);
+`python -m bench state --sizes ...`: a province's state on a worker (bench/state.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 from datetime import date, datetime
@@ -23,6 +25,11 @@ from hub.testing import LocalBroker
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["state"]:  # a sub-command of its own: its own brokers and workers
+        from bench.state import main as state
+
+        state(sys.argv[2:])
+        return
     ap = argparse.ArgumentParser(
         prog="python -m bench", description=(bench.__doc__ or "").split("\n\n")[0]
     )

@@ -327,23 +327,22 @@ class SummaryStore:
         self.count += old is None
 
     async def _open(self) -> AIOKafkaConsumer:
-        """Every partition assigned by hand (no group), each from its stored position."""
+        """Subscribed without a group: aiokafka assigns every partition; each is then moved to
+        its stored position (the others start from the beginning). A fetch already under way
+        from the beginning is dropped by the consumer: its offset is no longer the position."""
         while True:
             consumer = self._factory()
             try:
                 await consumer.start()
-                parts = await consumer.partitions_for_topic(DOSSIER_SUMMARY)
-                if not parts:
-                    raise RuntimeError(f"{DOSSIER_SUMMARY} has no partitions yet")
-                tps = [TopicPartition(DOSSIER_SUMMARY, p) for p in sorted(parts)]
-                consumer.assign(tps)
+                consumer.subscribe([DOSSIER_SUMMARY])
+                while not consumer.assignment():
+                    await asyncio.sleep(0.05)
+                tps = sorted(consumer.assignment())
                 for tp in tps:
                     if tp.partition in self.positions:
                         consumer.seek(tp, self.positions[tp.partition])
-                    else:
-                        await consumer.seek_to_beginning(tp)
                 log.info(
-                    "reading %s from %s",
+                    "reading %s from offsets %s",
                     DOSSIER_SUMMARY,
                     {tp.partition: self.positions.get(tp.partition, 0) for tp in tps},
                 )
