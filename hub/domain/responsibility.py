@@ -26,7 +26,7 @@ then steps overdue, both descending, then by unit, department and officer (code 
 absent name as empty). Department rows sum a unit's department over its officers, same order.
 
 What the contract's sample (`expected_responsibility.json`) fixes beyond the text of §8, and
-this module follows (docs/interpretations.md, item 24): §8 reads the one-stop and civil-status
+this module follows (docs/interpretations.md, item 17): §8 reads the one-stop and civil-status
 records, not the land system's. A step is a one-stop step with a deadline
 (`NgayKetThucTheoQuyDinh`; several at one instant are one step, its holder the one that sorts
 last, §4); it is followed by the first, strictly after it, of a one-stop step, the start of a

@@ -5,8 +5,12 @@ Two steps, so that the same code serves the pure test and the live, province-wid
 1. `summarize(facts, calendar, grace)` turns a dossier's facts into a `Summary`: a compact record
    of *times* (receipt, closing, the due date in force from each instant on, pause intervals,
    supplement requests, apologies, every alert interval of the rules' timeline, the current
-   holder). It depends on the dossier's events only, never on "now", so it changes only when an
-   event arrives; the stream layer publishes it then (hub/stream/summaries.py).
+   holder), and what §8 and §9 read (hub/domain/responsibility.py, hub/domain/audit.py): who
+   held the dossier from when (departments and officers: the one personal name it carries,
+   §8 is about officers; never the applicant's), the steps with their deadline, holder and
+   overdue interval, and the audit findings. It depends on the dossier's events only, never on
+   "now", so it changes only when an event arrives; the stream layer publishes it then
+   (hub/stream/summaries.py). The rules' timeline is computed once for it.
 2. `contribution(summary, as_of)` reads a summary at an instant: which of the §7 counters the
    dossier adds to. `unit_stats(summaries, start, end, now)` aggregates, per receiving unit, the
    dossiers received in `[start, end)`, each judged as of `min(end, now)`.
@@ -26,7 +30,9 @@ Choices where §7 leaves room (the sample's expected_unit_stats.json agrees with
   raised at or before the instant, resolved or not;
 - `supplements`: merged supplement pauses started by then; `apologies`: distinct `NgayXinLoi`;
 - `online`: `KenhThucHien` 2; `online_share` = online / received (0.0 when none received);
-- `on_time_rate` = finished on time / (finished + open past due), null when that is 0.
+- `on_time_rate` = finished on time / (finished + open past due), null when that is 0;
+- `audit_findings`: the dossier's §9 findings with a time at or before the instant (a count
+  the contract's expected_unit_stats.json predates).
 Units are listed by code (code-point order). The per-procedure breakdown, also §7, is in
 `unit_stats(..., by_procedure=True)` (each unit row gains `procedures`: rows of the same fields
 keyed by `procedure_code`); the contract's file has the unit rows only.

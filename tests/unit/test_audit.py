@@ -111,7 +111,7 @@ def test_one_finding_per_start_of_any_system_even_an_empty_pause() -> None:
 
 
 def test_a_pause_inside_a_pause_that_moves_the_due_date_is_no_finding() -> None:
-    """docs/interpretations.md 25: the clock is stopped then; the second pause extends the
+    """docs/interpretations.md 23: the clock is stopped then; the second pause extends the
     first and so moves the due date too."""
     s = summary(
         snapshot("03/11 08:30", due="05/11 17:00"),

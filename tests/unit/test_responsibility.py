@@ -122,7 +122,7 @@ def test_a_step_is_followed_by_a_pause_start_or_a_closing() -> None:
 
 
 def test_land_records_are_left_out_as_the_contract_sample_has_it() -> None:
-    """docs/interpretations.md 24: a land hand-over follows a one-stop step for STEP_OVERDUE
+    """docs/interpretations.md 17: a land hand-over follows a one-stop step for STEP_OVERDUE
     (§5) but not for §8; land steps are no §8 steps; the holder is the one-stop/civil one."""
     s = summary(
         received(),
