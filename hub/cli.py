@@ -139,6 +139,7 @@ def report(
 ) -> None:
     """Write the report workbook (every table of the web face, one sheet each) for a period, from
     the summary topic: no worker needs to run."""
+    from hub.domain.calendar import WorkingCalendar
     from hub.reports.tables import Period, build_tables
     from hub.reports.xlsx import to_xlsx
     from hub.stream.clock import clock_from_settings
@@ -147,6 +148,7 @@ def report(
     from hub.web.trace import iso
 
     conf = settings(ctx)
+    calendar = WorkingCalendar.from_file(conf.calendar_file)  # a bad file stops here, first
     # aiokafka logs each failed connection; the one line that matters is the error below
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     clock = clock_from_settings(conf)
@@ -162,7 +164,7 @@ def report(
             "no judge clock on the summary topic yet: judged as of the period's end", err=True
         )
     period = Period(start, end, now)
-    tables = build_tables(store.summaries.values(), period)
+    tables = build_tables(store.summaries.values(), period, calendar)
     target = Path(out)
     partial = target.with_name(target.name + ".part")  # no half-written report under its name
     partial.write_bytes(to_xlsx(tables.values(), period))

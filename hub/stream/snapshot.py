@@ -4,9 +4,10 @@ of reading, with no worker running (`motcua-hub report`).
 What a worker's summary reader (hub/stream/summaries.py `SummaryStore`) keeps by reading the
 topic for ever, this reads up to the end offsets the topic has when it starts (read committed:
 up to the last stable offset, so only what the judges' transactions committed), with a consumer
-of its own and no consumer group, into a `SummaryStore` through its `apply`: the same parsing,
-the same checks (a bad record is counted and skipped), the same "as of" (the latest judge clock,
-or the injected wall clock under `MOTCUA_CLOCK=wall`).
+of its own and no consumer group, into a `SummaryStore` left in memory (never opened on disk,
+so it touches no worker's files) through its `apply_batch`: the same parsing, the same checks (a
+bad record is counted and skipped), the same "as of" (the latest judge clock, or the injected
+wall clock under `MOTCUA_CLOCK=wall`).
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ async def read_summaries(settings: Settings, clock: Clock, timeout_s: float = 30
             if batches:
                 deadline = time.monotonic() + timeout_s
             for tp, records in batches.items():
-                for r in records:
-                    if r.offset < ends[tp]:
-                        store.apply(tp.partition, r.key, r.value)
+                # one write per fetch; no positions: this store lives only as long as the command
+                store.apply_batch(
+                    [(tp.partition, r.key, r.value) for r in records if r.offset < ends[tp]], {}
+                )
             for tp in list(todo):
                 # at the end: also when the last records were transaction markers
                 if await consumer.position(tp) >= ends[tp]:

@@ -4,7 +4,8 @@
     /api/export/{table}.xlsx    one table, a workbook of one sheet
     /api/export/report.xlsx     every table, one sheet each: the province's monthly report
 
-`table` is one of hub.reports.tables.TABLES. The period is `?from=YYYY-MM-DD&to=YYYY-MM-DD`
+`table` is one of hub.reports.tables.TABLES: units, procedures (rules.md §7), responsibility,
+departments (§8), audit (§9). The period is `?from=YYYY-MM-DD&to=YYYY-MM-DD`
 (inclusive days, local time) or `?period=today|month|year|all`, as for /api/units; a bad
 parameter is a 400 with a message. The figures are judged as of the summary store's "now" (the
 worker's injected clock, rules.md §6), the same instant /api/units uses, given in the
@@ -23,6 +24,7 @@ from collections.abc import Iterable
 import faust
 from faust import web
 
+from hub.domain.calendar import WorkingCalendar
 from hub.domain.stats import Summary
 from hub.reports.csvfile import to_csv
 from hub.reports.tables import TABLES, Period, build_tables
@@ -58,9 +60,14 @@ def file_name(table: str, ext: str, period: Period) -> str:
 
 
 def render(
-    summaries: Iterable[Summary], period: Period, units: frozenset[str] | None, table: str, ext: str
+    summaries: Iterable[Summary],
+    period: Period,
+    calendar: WorkingCalendar,
+    units: frozenset[str] | None,
+    table: str,
+    ext: str,
 ) -> bytes:
-    tables = build_tables(summaries, period, units=units)
+    tables = build_tables(summaries, period, calendar, units=units)
     if table == REPORT:
         return to_xlsx(tables.values(), period)
     if ext == "csv":
@@ -84,7 +91,7 @@ def install_exports(app: faust.App, ctx: WebContext) -> None:
         period = Period(start, end, now)
         summaries = list(store.summaries.values())  # a snapshot: the reader goes on
         units = allowed_units(request)
-        body = await asyncio.to_thread(render, summaries, period, units, table, ext)
+        body = await asyncio.to_thread(render, summaries, period, ctx.calendar, units, table, ext)
         headers = {
             "Content-Type": CSV_TYPE if ext == "csv" else XLSX_TYPE,
             "Content-Disposition": f'attachment; filename="{file_name(table, ext, period)}"',

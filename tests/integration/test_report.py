@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from hub.reports.tables import units_table
+from hub.reports.tables import responsibility_table, units_table
 from hub.reports.xlsx import HEADER_ROW
 from hub.testing import LocalBroker, produce, running_worker, worker_env
-from tests.samples import SECURITY_CODE, TOPICS, expected_unit_stats, scheduled
+from tests.samples import SAMPLES, SECURITY_CODE, TOPICS, expected_unit_stats, scheduled
 from tests.unit.test_reports import same, sheet_rows
 
 pytestmark = pytest.mark.kafka
@@ -71,7 +71,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             deadline = time.monotonic() + 180
             # settled: every dossier judged as of the feed's end (the partitions gone idle)
             while not settled(port):
-                assert time.monotonic() < deadline, "the worker did not settle"
+                assert time.monotonic() < deadline, f"not settled: {get(port, '/api/units')!r}"
                 time.sleep(2)
             downloaded = load_workbook(io.BytesIO(get(port, "/api/export/report.xlsx" + PERIOD)))
         out = base / "report.xlsx"
@@ -114,3 +114,17 @@ def test_the_worker_download_and_the_command_agree_cell_for_cell(run: Run) -> No
         a, b = run.downloaded[name], run.written[name]
         assert [c.value for c in a[HEADER_ROW]] == [c.value for c in b[HEADER_ROW]]
         assert list(a.values) == list(b.values), name
+
+
+def test_the_command_writes_the_expected_responsibility_and_no_audit_finding(run: Run) -> None:
+    want = json.loads((SAMPLES / "expected_responsibility.json").read_text(encoding="utf-8"))
+    assert want["period"] == "all" and want["as_of"] == "2026-12-06T17:59:00+07:00"
+    table = responsibility_table([], {})
+    header = {c.header: c.key for c in table.columns}
+    got = [{header[h]: v for h, v in row.items()} for row in sheet_rows(run.written["Cán bộ"])]
+    got = [{**r, "unit": r["unit_code"]} for r in got]  # the sheet's unit column is its code
+    assert [{k: r[k] for k in w} for r, w in zip(got, want["rows"], strict=True)] == want["rows"]
+    assert all(r["unit_name"] for r in got)
+    # the contract's expected_audit.jsonl is empty for this feed
+    assert (SAMPLES / "expected_audit.jsonl").read_text(encoding="utf-8").strip() == ""
+    assert sheet_rows(run.written["Kiểm tra hồ sơ"]) == []
