@@ -6,11 +6,13 @@
 
 `table` is one of hub.reports.tables.TABLES: units, procedures (rules.md §7), responsibility,
 departments (§8), audit (§9). The period is `?from=YYYY-MM-DD&to=YYYY-MM-DD`
-(inclusive days, local time) or `?period=today|month|year|all`, as for /api/units; a bad
+(inclusive days, local time) or `?period=today|month|year|all`, as for /api/units, and
+`?unit=` keeps one receiving unit (as /api/responsibility and /api/audit take it); a bad
 parameter is a 400 with a message. The figures are judged as of the summary store's "now" (the
 worker's injected clock, rules.md §6), the same instant /api/units uses, given in the
 `X-Motcua-As-Of` header and in each sheet's title row. A reader limited to some units
-(hub/web/access.py) gets only their rows. The file name names the table and the period.
+(hub/web/access.py) gets only their rows (naming another unit is a 403). The file name names
+the table, the unit if one was asked for, and the period.
 
 The tables are built and written off the event loop (a thread), so a large report does not stall
 the judge and the summary reader that share the loop.
@@ -19,6 +21,7 @@ the judge and the summary reader that share the loop.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 
 import faust
@@ -29,8 +32,8 @@ from hub.domain.stats import Summary
 from hub.reports.csvfile import to_csv
 from hub.reports.tables import TABLES, Period, build_tables
 from hub.reports.xlsx import to_xlsx
-from hub.web import BadRequest, WebContext, period_bounds
-from hub.web.access import allowed_units
+from hub.web import BadRequest, WebContext, period_bounds, text_param
+from hub.web.access import allowed_units, may_see
 from hub.web.trace import iso
 
 REPORT = "report"  # the workbook of every table
@@ -55,8 +58,10 @@ def parse_name(name: str) -> tuple[str, str]:
     return table, ext
 
 
-def file_name(table: str, ext: str, period: Period) -> str:
-    return f"motcua-{table}-{period.slug()}.{ext}"
+def file_name(table: str, ext: str, period: Period, unit: str | None = None) -> str:
+    """ASCII only (a header's plain `filename=`): a unit code's other characters become `-`."""
+    part = re.sub(r"[^A-Za-z0-9.]+", "-", unit).strip("-") + "-" if unit else ""
+    return f"motcua-{table}-{part}{period.slug()}.{ext}"
 
 
 def render(
@@ -81,20 +86,26 @@ def install_exports(app: faust.App, ctx: WebContext) -> None:
     @app.page("/api/export/{name}")
     async def export(self: web.View, request: web.Request, name: str) -> web.Response:
         now = store.as_of()
+        q = dict(request.query)
         try:
             table, ext = parse_name(name)
-            start, end = period_bounds(dict(request.query), now or ctx.clock())
+            start, end = period_bounds(q, now or ctx.clock())
+            unit = text_param(q["unit"], "unit") if q.get("unit") else None
         except NoSuchTable as exc:
             return self.json({"error": str(exc)}, status=404)
         except BadRequest as exc:
             return self.json({"error": str(exc)}, status=400)
+        units = allowed_units(request)
+        if unit is not None:
+            if not may_see(units, unit):
+                return self.json({"error": "mã truy cập không được xem đơn vị này"}, status=403)
+            units = frozenset({unit})
         period = Period(start, end, now)
         summaries = list(store.summaries.values())  # a snapshot: the reader goes on
-        units = allowed_units(request)
         body = await asyncio.to_thread(render, summaries, period, ctx.calendar, units, table, ext)
         headers = {
             "Content-Type": CSV_TYPE if ext == "csv" else XLSX_TYPE,
-            "Content-Disposition": f'attachment; filename="{file_name(table, ext, period)}"',
+            "Content-Disposition": f'attachment; filename="{file_name(table, ext, period, unit)}"',
             "X-Motcua-As-Of": iso(now) or "",
             "Cache-Control": "no-store",
         }

@@ -134,6 +134,7 @@ async def test_the_report_has_every_table_one_sheet_each(tmp_path: Path) -> None
         ("/api/export/units.csv?to=9999-12-31", 400),
         ("/api/export/units.csv?from=2026-12-01&to=2026-11-01", 400),
         ("/api/export/units.csv?period=week", 400),
+        ("/api/export/units.csv?unit=%01", 400),
         ("/api/export/units.pdf", 404),
         ("/api/export/nothing.csv", 404),
         ("/api/export/report.csv", 404),
@@ -160,3 +161,20 @@ async def test_a_reader_limited_to_a_unit_downloads_only_its_rows(tmp_path: Path
         r = await client.get("/api/export/units.csv", headers=auth(PROVINCE))
         lines = (await r.read()).decode("utf-8-sig").splitlines()
         assert len(lines) - 1 > 10  # every unit
+        # one unit asked for: its rows only; another unit than the token's: refused
+        r = await client.get(f"/api/export/responsibility.csv?unit={UNIT}", headers=auth(PROVINCE))
+        assert r.status == 200
+        assert (
+            f'filename="motcua-responsibility-{UNIT}-all.csv"' in r.headers["Content-Disposition"]
+        )
+        rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))[1:]
+        assert rows and {row[0] for row in rows} == {UNIT}
+        other = "civil:UBND xã Bình Minh"
+        r = await client.get(f"/api/export/units.csv?unit={other}", headers=auth(DISTRICT))
+        assert r.status == 403
+        r = await client.get(f"/api/export/units.csv?unit={other}", headers=auth(PROVINCE))
+        assert (
+            'filename="motcua-units-civil-UBND-x-B-nh-Minh-all.csv"'
+            in (r.headers["Content-Disposition"])
+        )
+        assert (await r.read()).decode("utf-8-sig").splitlines()[1].startswith(other)
