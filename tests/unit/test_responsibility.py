@@ -6,15 +6,15 @@ Calendar: November 2026, Monday the 2nd; the 24th (Tuesday) is a public holiday.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from hub.domain.events import CivilStatus, DossierEvent, EventKind
 from hub.domain.responsibility import FIGURES, department_rows, officer_rows
-from hub.domain.stats import Summary, summarize
-from tests.samples import END_TIME, SAMPLES
+from hub.domain.stats import Summary, ms, summarize
+from tests.samples import END_TIME, SAMPLES, expected_alerts
 from tests.unit.builders import CODE, civil, land, snapshot, step, t, tax
 from tests.unit.test_samples_rules import CAL, ENGINE, _events
 
@@ -298,3 +298,20 @@ def test_a_late_dossier_held_in_the_land_system_is_put_on_its_last_one_stop_hold
     assert s.responsible_at(breach) == ("A", "An")
     found = rows(s, now="06/11 12:00")
     assert [(r["department"], r["officer"], r["late_at_breach"]) for r in found] == [("A", "An", 1)]
+
+
+def test_the_summarys_holder_history_gives_the_alerts_holders() -> None:
+    """The history kept in the summary (one entry per change) answers as the facts do, at every
+    hand-over instant and just before it, and names each expected alert's responsible holder."""
+    by_code = {}
+    for code, evs in _events().items():
+        f = ENGINE.facts(code, evs)
+        s = summarize(f, CAL, 1)
+        by_code[code] = s
+        for h in f.handovers:
+            for when in (h.at, h.at - timedelta(milliseconds=1)):
+                assert s.holder_at(ms(when)) == f.holder_at(when), (code, when)
+    for a in expected_alerts():
+        at = datetime.fromisoformat(str(a["condition_at"]))
+        held = by_code[str(a["dossier_code"])].holder_at(ms(at))
+        assert held == (a["responsible_unit"], a["responsible_officer"]), a
