@@ -3,7 +3,7 @@ and late, per ISO week (Monday 00:00 to the next Monday, Asia/Ho_Chi_Minh). Pure
 
 Read from the dossier summaries (hub/domain/stats.py), like the §7 statistics, so any worker
 draws the whole province. For a period `[start, end)` as of `now` (docs/interpretations.md,
-item 17), each week's window is the week cut to the period and to `now`:
+item 26), each week's window is the week cut to the period and to `now`:
 - `received`: dossiers received in the window;
 - `finished_on_time` / `finished_late`: dossiers whose first closing, with a result, is in the
   window, judged by §7's rule (`stats.contribution` at the closing instant: due date in force

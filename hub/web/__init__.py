@@ -206,9 +206,11 @@ def install(app: faust.App, ctx: WebContext) -> None:
     # a bad token setting stops the start here; faust's aiohttp driver holds the application
     access.install(app.web.web_app, ctx.settings)  # type: ignore[attr-defined]
     from hub.web.analysis import install_analysis  # they import this module: not at the top
+    from hub.web.charts import install_charts  # it imports this module: not at the top
     from hub.web.exports import install_exports
 
     install_exports(app, ctx)  # the downloads, /api/export/...
+    install_charts(app, ctx)  # the views' scripts, /api/weekly, /api/responsibility/steps
     install_analysis(app, ctx)  # /api/responsibility, /api/audit
     store = ctx.store
     started = time.time()

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{16,512}")
 HASH_RE = re.compile(r"[0-9a-f]{64}")
 # served without a token: the page shell (it holds no data, and shows the login field)
-OPEN_PATHS = frozenset({"/", "/app.js", "/app.css", "/health"})
+OPEN_PATHS = frozenset({"/", "/app.js", "/app.css", "/views.js", "/charts.js", "/health"})
 SECURITY_HEADERS = {
     # every script and style comes from a file of ours: no inline code can run
     "Content-Security-Policy": (

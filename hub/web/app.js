@@ -17,6 +17,8 @@ const PAUSES = {supplement: "Chờ bổ sung hồ sơ", financial: "Thực hiệ
 let rows = [], sortKey = "unit_code", sortDir = 1, query = "";
 
 const $ = s => document.querySelector(s);
+// views.js (loaded after this file) draws the other views and the charts: called when it is there
+const hook = (name, ...args) => typeof Views !== "undefined" ? Views[name](...args) : undefined;
 const esc = v => String(v ?? "").replace(/[&<>"']/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;","'":"&#39;"}[c]));
 const pct = v => v === null || v === undefined ? "—" : (100 * v).toFixed(1).replace(".", ",") + "%";
 function when(iso) {
@@ -92,9 +94,10 @@ function renderUnits() {
   t.on_time_rate = judged ? t.finished_on_time / judged : null;
   $("#units tfoot").innerHTML = `<tr class="total" id="units-total">${cells(t, COLUMNS)}</tr>`;
   $("#units-msg").textContent = rows.length ? "Bấm vào tiêu đề cột để sắp xếp, vào một đơn vị để xem chi tiết." : "Chưa có hồ sơ nào trong kỳ.";
+  hook("unitsRendered");
 }
 async function loadUnits() {
-  try { rows = await getJSON("/api/units" + query); renderUnits(); }
+  try { rows = await getJSON("/api/units" + query); renderUnits(); hook("unitsLoaded", rows); }
   catch (e) {
     if (!(e instanceof AuthError)) $("#units-msg").innerHTML = `<span class="err">Không tải được số liệu: ${esc(e.message)}</span>`;
   }
@@ -103,6 +106,7 @@ async function openUnit(unit) {
   const d = await getJSON(`/api/units/${encodeURIComponent(unit)}` + query);
   const u = d.unit;
   $("#drill").hidden = false;
+  hook("opened", "#drill");
   $("#drill-title").textContent = `Chi tiết đơn vị: ${u && u.unit_name ? u.unit_name + " (" + unit + ")" : unit}`;
   const pcols = [["procedure_code", "Mã thủ tục", "text"], ...COLUMNS.slice(2)];
   header("#drill-procedures", pcols, false);
@@ -120,11 +124,12 @@ async function openDossier(code) {
   code = code.trim();
   if (!code) return;
   $("#trace").hidden = false;
+  hook("opened", "#trace");
   $("#trace-title").textContent = `Hồ sơ ${code}`;
   let t;
   try { t = await getJSON(`/api/dossiers/${encodeURIComponent(code)}`); }
   catch (e) { $("#trace-facts").innerHTML = `<span class="err">${esc(e.message)}</span>`;
-    for (const id of ["handovers", "pauses", "alerts", "events"]) $(`#trace-${id} tbody`).innerHTML = ""; return; }
+    for (const id of ["handovers", "pauses", "alerts", "findings", "events"]) $(`#trace-${id} tbody`).innerHTML = ""; return; }
   const stateClass = t.state === "open_past_due" || t.state === "finished_late" ? "bad" : t.state.startsWith("finished") ? "ok" : "warn";
   const facts = [
     ["Trạng thái", `<span class="badge ${stateClass}" id="trace-state">${esc(t.state_label)}</span>${t.paused ? ' <span class="badge warn">Đang tạm dừng</span>' : ""}`],
@@ -152,6 +157,7 @@ async function openDossier(code) {
   $("#trace-events tbody").innerHTML = t.events.map(e => `<tr><td class="text">${when(e.time)}</td><td class="text">${esc(SOURCES[e.source])}</td>
     <td class="text">${esc(e.label)}</td><td class="text">${esc(e.status ?? e.civil_status ?? "")}</td><td class="text">${esc(e.holder_unit || "")}</td>
     <td class="text">${esc(e.holder_officer || "")}</td><td class="text">${e.step_deadline ? when(e.step_deadline) : ""}</td><td class="text">${esc(e.note || "")}</td></tr>`).join("");
+  hook("traceLoaded", t);
   $("#trace").scrollIntoView({behavior: "smooth"});
 }
 document.addEventListener("click", ev => {
@@ -166,9 +172,10 @@ document.addEventListener("click", ev => {
     query = b.dataset.period === "all" ? "" : "?period=" + b.dataset.period; loadUnits(); }
 });
 $("#range-btn").addEventListener("click", () => {
-  const f = $("#from").value, t = $("#to").value;
+  const q = hook("rangeQuery");  // the dd/mm/yyyy fields as the API's dates; null: shown wrong
+  if (!q) return;
   document.querySelectorAll("button[data-period]").forEach(x => x.classList.remove("on"));
-  query = "?" + new URLSearchParams(Object.fromEntries([["from", f], ["to", t]].filter(p => p[1]))).toString();
+  query = q;
   loadUnits();
 });
 $("#search-form").addEventListener("submit", ev => { ev.preventDefault(); location.hash = "dossier=" + encodeURIComponent($("#search-input").value.trim()); });
@@ -182,6 +189,7 @@ function route() {
   const h = decodeURIComponent(location.hash.slice(1));
   if (h.startsWith("dossier=")) { const c = h.slice(8); $("#search-input").value = c; openDossier(c); }
   else if (h.startsWith("unit=")) openUnit(h.slice(5));
+  else hook("route", h);
 }
 window.addEventListener("hashchange", route);
 $("#login-form").addEventListener("submit", ev => {
