@@ -14,8 +14,9 @@ worker's injected clock, rules.md §6), the same instant /api/units uses, given 
 (hub/web/access.py) gets only their rows (naming another unit is a 403). The file name names
 the table, the unit if one was asked for, and the period.
 
-The tables are built and written off the event loop (a thread), so a large report does not stall
-the judge and the summary reader that share the loop.
+The summaries are read from the store a chunk at a time, and the tables built and written off
+the event loop (a thread), so a large report does not stall the judge and the summary reader
+that share the loop.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from hub.web.access import allowed_units, may_see
 from hub.web.trace import iso
 
 REPORT = "report"  # the workbook of every table
+CHUNK = 2000  # summaries decoded between two turns of the event loop
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -80,6 +82,19 @@ def render(
     return to_xlsx([tables[table]], period)
 
 
+async def collect(values: Iterable[Summary], chunk: int = CHUNK) -> list[Summary]:
+    """Every summary, decoded on the event loop (the store is written there) a chunk at a time,
+    letting the judge and the summary reader run in between: ~25 µs a dossier, so a province
+    of a million would otherwise hold the loop for half a minute. The store's scans tolerate
+    writes meanwhile (a dossier changed during the export is in it as it was or as it is)."""
+    out: list[Summary] = []
+    for s in values:
+        out.append(s)
+        if len(out) % chunk == 0:
+            await asyncio.sleep(0)
+    return out
+
+
 def install_exports(app: faust.App, ctx: WebContext) -> None:
     store = ctx.store
 
@@ -101,7 +116,7 @@ def install_exports(app: faust.App, ctx: WebContext) -> None:
                 return self.json({"error": "mã truy cập không được xem đơn vị này"}, status=403)
             units = frozenset({unit})
         period = Period(start, end, now)
-        summaries = list(store.summaries.values())  # a snapshot: the reader goes on
+        summaries = await collect(store.summaries.values())
         body = await asyncio.to_thread(render, summaries, period, ctx.calendar, units, table, ext)
         headers = {
             "Content-Type": CSV_TYPE if ext == "csv" else XLSX_TYPE,
