@@ -35,7 +35,7 @@ def summaries() -> list[Summary]:
 
 def sheet_rows(ws: Worksheet) -> list[dict[str, Any]]:
     """The data rows of a sheet, keyed by header."""
-    headers = [c.value for c in ws[HEADER_ROW]]
+    headers = [str(c.value) for c in ws[HEADER_ROW]]
     return [
         dict(zip(headers, row, strict=True))
         for row in ws.iter_rows(min_row=FIRST_DATA_ROW, values_only=True)

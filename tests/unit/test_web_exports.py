@@ -24,7 +24,7 @@ from hub.protocol import clock_key, encode_summary_clock
 from hub.reports.tables import TABLES, responsibility_table
 from hub.reports.xlsx import HEADER_ROW
 from hub.service import Service
-from hub.settings import Settings
+from hub.settings import ClockMode, Settings
 from hub.web.exports import collect
 from tests.samples import END_TIME
 from tests.unit.test_reports import same, sheet_rows
@@ -44,11 +44,11 @@ def sample_summaries() -> list[Summary]:
 
 
 @asynccontextmanager
-async def served(tmp_path: Path, **fields: Any) -> AsyncIterator[TestClient]:
+async def served(tmp_path: Path, **fields: Any) -> AsyncIterator[TestClient[Any, Any]]:
     settings = Settings(
         app_id="exports",
         data_dir=tmp_path,
-        clock="event",  # type: ignore[arg-type]
+        clock=ClockMode.EVENT,
         max_event_lead_s=REPLAY_LEAD_S,  # the feed's "now" may be ahead of today's date
         **fields,
     )
