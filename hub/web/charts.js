@@ -18,6 +18,9 @@ const Charts = (() => {
   const pctText = v => (100 * v).toFixed(1).replace(".", ",") + "%";
   const rateClass = r => r >= 0.9 ? "ok" : r >= 0.7 ? "warn" : "bad";
   const short = (s, n) => s.length > n ? s.slice(0, n - 1) + "…" : s;
+  // a civil-status unit is named like the commune's one-stop unit: say which one it is
+  const unitLabel = r => r.unit_code === "land" ? "Đất đai (chưa rõ đơn vị)"
+    : (r.unit_name || r.unit_code) + (r.unit_code.startsWith("civil") ? " (hộ tịch)" : "");
 
   // On-time rate by unit (§7): one horizontal bar per unit with a rate, best first; units with
   // nothing judged yet are listed after them with "chưa có" and no bar.
@@ -26,7 +29,7 @@ const Charts = (() => {
       .sort((a, b) => b.on_time_rate - a.on_time_rate || (a.unit_code < b.unit_code ? -1 : 1));
     const none = rows.filter(r => r.on_time_rate === null || r.on_time_rate === undefined);
     const all = judged.concat(none);
-    const labelW = 230, barW = 320, rowH = 22, top = 22, width = labelW + barW + 70;
+    const labelW = 310, barW = 300, rowH = 22, top = 22, width = labelW + barW + 60;
     const s = svg(container, width, top + rowH * all.length + 8, "Tỷ lệ giải quyết đúng hạn theo đơn vị");
     for (const x of [0, 0.5, 0.7, 0.9, 1]) {  // the legend's thresholds as grid lines
       const gx = labelW + barW * x;
@@ -35,10 +38,10 @@ const Charts = (() => {
     }
     all.forEach((r, i) => {
       const y = top + i * rowH;
-      const name = r.unit_name ? `${r.unit_name}` : r.unit_code;
+      const name = unitLabel(r);
       const g = el("g", {class: "bar-row", "data-unit": r.unit_code}, s);
       el("title", {}, g, `${name} (${r.unit_code})`);
-      el("text", {x: labelW - 6, y: y + 15, "text-anchor": "end", class: "label"}, g, short(name, 34));
+      el("text", {x: labelW - 6, y: y + 15, "text-anchor": "end", class: "label"}, g, short(name, 52));
       if (r.on_time_rate === null || r.on_time_rate === undefined) {
         el("text", {x: labelW + 4, y: y + 15, class: "axis"}, g, "chưa có");
         return;
@@ -60,9 +63,9 @@ const Charts = (() => {
     ["finished_late", "Giải quyết trễ hạn", "finished-late"], ["late", "Đang trễ hạn (cuối tuần)", "late"],
   ];
   function weekly(container, weeks) {
-    const left = 42, right = 14, top = 30, bottom = 40, plotH = 200;
-    const step = weeks.length > 1 ? Math.max(16, Math.min(70, 620 / (weeks.length - 1))) : 60;
-    const width = left + right + step * Math.max(1, weeks.length - 1) + 20;
+    const left = 42, right = 14, top = 50, bottom = 40, plotH = 200;
+    const step = weeks.length > 1 ? Math.max(16, Math.min(80, 620 / (weeks.length - 1))) : 60;
+    const width = Math.max(420, left + right + step * Math.max(1, weeks.length - 1) + 20);
     const s = svg(container, width, top + plotH + bottom, "Số hồ sơ theo tuần: tiếp nhận, giải quyết đúng hạn, trễ hạn");
     const max = Math.max(1, ...weeks.flatMap(w => SERIES.map(([k]) => w[k])));
     const tick = Math.max(1, Math.ceil(max / 5));
@@ -80,9 +83,9 @@ const Charts = (() => {
       if (i === 0 || m === "01" && +d <= 7) el("text", {x: X(i), y: top + plotH + 30, "text-anchor": "middle", class: "axis"}, s, y);
     });
     SERIES.forEach(([key, label, cls], n) => {
-      const lx = left + n * 160;
-      el("rect", {x: lx, y: 6, width: 12, height: 12, class: `swatch ${cls}`}, s);
-      el("text", {x: lx + 16, y: 16, class: "label"}, s, label);
+      const lx = left + (n % 2) * 180, ly = 6 + Math.floor(n / 2) * 18;  // the legend, 2 × 2
+      el("rect", {x: lx, y: ly, width: 12, height: 12, class: `swatch ${cls}`}, s);
+      el("text", {x: lx + 16, y: ly + 10, class: "label"}, s, label);
       const g = el("g", {class: `series ${cls}`, "data-series": key}, s);
       el("polyline", {points: weeks.map((w, i) => `${X(i)},${Y(w[key])}`).join(" "), class: "line"}, g);
       weeks.forEach((w, i) => {

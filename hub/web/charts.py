@@ -14,6 +14,7 @@ and answer only about the units `allowed_units(request)` names, like the other r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ import faust
 from faust import web
 
 from hub.domain.responsibility import overdue_steps
-from hub.domain.stats import at
+from hub.domain.stats import Summary, at
 from hub.domain.weekly import weeks
 from hub.web import BadRequest, WebContext, period_bounds, static_file, text_param
 from hub.web.access import allowed_units, may_see
@@ -30,6 +31,7 @@ from hub.web.trace import iso
 
 # a chart of more weeks than this is no picture any more (and each week is a row to judge)
 MAX_WEEKS = 530  # about ten years
+CHUNK = 2000  # summaries decoded between two yields to the event loop
 
 
 def period_name(params: dict[str, str]) -> str:
@@ -37,6 +39,18 @@ def period_name(params: dict[str, str]) -> str:
     if "from" in params or "to" in params:
         return f"{params.get('from', '')}/{params.get('to', '')}"
     return params.get("period", "all")
+
+
+async def collect(values: Iterable[Summary], units: frozenset[str] | None) -> list[Summary]:
+    """The summaries of `units` (None: all), decoded on the event loop a chunk at a time so that
+    the judge and the summary reader run in between (decoding a large province takes seconds)."""
+    out: list[Summary] = []
+    for n, s in enumerate(values, start=1):
+        if units is None or s.unit in units:
+            out.append(s)
+        if n % CHUNK == 0:
+            await asyncio.sleep(0)
+    return out
 
 
 def install_charts(app: faust.App, ctx: WebContext) -> None:
@@ -83,10 +97,10 @@ def install_charts(app: faust.App, ctx: WebContext) -> None:
         scope = allowed_units(request)
         t = now
 
-        def compute() -> Any:
-            # the map read on the loop (the reader goes on writing it), judged in a thread
-            summaries = [s for s in store.summaries.values() if scope is None or s.unit in scope]
-            return asyncio.to_thread(weeks, summaries, start, end, t)
+        async def compute() -> list[dict[str, Any]]:
+            # the map read on the loop (the reader writes it there), judged in a thread
+            summaries = await collect(store.summaries.values(), scope)
+            return await asyncio.to_thread(weeks, summaries, start, end, t)
 
         scope_key = None if scope is None else tuple(sorted(scope))
         rows = await cache.get(("weekly", scope_key, start, end, t, store.read_messages), compute)
@@ -118,7 +132,7 @@ def install_charts(app: faust.App, ctx: WebContext) -> None:
             "steps": [],
         }
         if now is not None:
-            summaries = [s for s in store.summaries.values() if s.unit == unit]
+            summaries = await collect(store.summaries.values(), frozenset({unit}))
             found = await asyncio.to_thread(
                 overdue_steps, summaries, ctx.calendar, (unit, department, officer), start, end, now
             )

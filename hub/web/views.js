@@ -159,7 +159,8 @@ const Views = (() => {
     const u = rows.find(r => r.unit_code === unit);
     $("#resp-title").textContent = `Trách nhiệm: ${u && u.unit_name ? u.unit_name + " (" + unit + ")" : unit}`;
     $("#resp-period").textContent = "Kỳ: " + periodLabel(query);
-    $("#resp-exports").innerHTML = exportLinks([["responsibility.csv", "Tải CSV"], ["responsibility.xlsx", "Tải XLSX"]]);
+    $("#resp-exports").innerHTML = exportLinks([["departments.csv", "Phòng ban (CSV)"],
+      ["departments.xlsx", "(XLSX)"], ["responsibility.csv", "Cán bộ (CSV)"], ["responsibility.xlsx", "(XLSX)"]]);
     $("#resp-exports").dataset.unit = unit;
     $("#resp-msg").textContent = "Đang tải…";
     let d;
@@ -211,7 +212,7 @@ const Views = (() => {
     const unit = $("#audit-unit").value;
     const known = new Set([...$("#audit-unit").options].map(o => o.value));
     for (const r of rows) if (!known.has(r.unit_code)) $("#audit-unit").insertAdjacentHTML("beforeend",
-      `<option value="${esc(r.unit_code)}">${esc(r.unit_name || r.unit_code)}</option>`);
+      `<option value="${esc(r.unit_code)}">${esc(r.unit_name ? r.unit_name + " (" + r.unit_code + ")" : r.unit_code)}</option>`);
     $("#audit-period").textContent = "Kỳ: " + periodLabel(query);
     $("#audit-exports").innerHTML = exportLinks([["audit.csv", "Tải CSV"], ["audit.xlsx", "Tải XLSX"]]);
     $("#audit-msg").textContent = "Đang tải…";

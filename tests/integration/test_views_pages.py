@@ -274,6 +274,20 @@ def test_responsibility_view_from_a_unit_row_to_a_trace(fed: Cluster, page: Any)
         r["department"] for r in want_depts
     ]
     page.save_screenshot(str(OUTPUT / "responsibility.png"))
+    # the download asks for the officers' table of this unit and period, with the token
+    page.find_element("css selector", '#resp a[data-export="responsibility.csv"]').click()
+    wanted = f"/api/export/responsibility.csv?unit={_q(unit)}"
+    _until(
+        page,
+        lambda d: any(
+            n.endswith(wanted)
+            for n in d.execute_script(
+                "return performance.getEntriesByType('resource').map(e => e.name)"
+            )
+        ),
+    )
+    status, _, body = w.get(wanted)
+    assert status == 200 and len(body.decode("utf-8-sig").splitlines()) > len(want_rows)
 
     # an officer's overdue steps, then one step's dossier: its trace opens over the panel
     i = next(n for n, r in enumerate(want_rows) if r["steps_overdue"])
