@@ -10,6 +10,9 @@
     /api/search?q=          dossier codes starting with (or containing) q
     /api/responsibility     §8 rows per unit, department and officer (hub/web/analysis.py)
     /api/audit              §9 findings: records that hide lateness (hub/web/analysis.py)
+    /api/responsibility/steps  the steps overdue behind one §8 row (hub/web/charts.py)
+    /api/weekly             the weekly received / finished / late series (hub/web/charts.py)
+    /views.js, /charts.js   the page's other views and its SVG charts (hub/web/charts.py)
     /metrics                Prometheus text format
     /health                 liveness and the summary reader's progress
 
