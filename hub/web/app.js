@@ -41,6 +41,7 @@ const auth = {
   token: () => sessionStorage.getItem(TOKEN_KEY),
   headers() { const t = auth.token(); return t ? {Authorization: "Bearer " + t} : {}; },
   showLogin(message) {
+    document.body.classList.add("locked");  // app.css hides the header's search and figures
     $("main").hidden = true;
     $("#login").hidden = false;
     $("#logout-btn").hidden = !auth.token();
@@ -48,6 +49,7 @@ const auth = {
     $("#login-token").focus();
   },
   showPage() {
+    document.body.classList.remove("locked");
     $("#login").hidden = true;
     $("main").hidden = false;
     $("#logout-btn").hidden = !auth.token();

@@ -628,6 +628,7 @@ def test_page_login_district_and_logout_in_headless_chromium(cluster: Cluster) -
         wait = WebDriverWait(driver, 30)
         driver.get(cluster.workers[0].url("/"))
         wait.until(ec.visibility_of_element_located((By.ID, "login-token")))
+        assert not driver.find_element(By.ID, "search-input").is_displayed()
         driver.save_screenshot(str(OUTPUT / "login.png"))
         # a wrong token: the login again, with a message
         _log_in(driver, "wrong-token-0123456789")
@@ -643,6 +644,7 @@ def test_page_login_district_and_logout_in_headless_chromium(cluster: Cluster) -
             for r in driver.find_elements(By.CSS_SELECTOR, "#units tbody tr")
         }
         assert units == DISTRICT_UNITS
+        assert driver.find_element(By.ID, "search-input").is_displayed()
         assert driver.execute_script("return sessionStorage.getItem('motcua.token')") == DISTRICT
         # a trace of one of its dossiers, forwarded or not
         late = cluster.workers[0].json("/api/units/000.31.05.H49", DISTRICT)["late"][0]["code"]
