@@ -29,7 +29,7 @@ import heapq
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -168,6 +168,11 @@ class Judge:
         if heap is None:
             heap = self._scan_wakes(partition)
         return heap
+
+    def build_index(self, partitions: Iterable[int]) -> int:
+        """Build the partitions' deadline indexes now (the judge loop does, off its event loop,
+        before judging); how many entries they hold."""
+        return sum(len(self._scan_wakes(p)) for p in sorted(partitions))
 
     def _index_ready(self, partition: int) -> None:
         """Build the partition's index, or scan it again once superseded entries (a dossier's

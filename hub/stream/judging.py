@@ -349,17 +349,24 @@ class JudgeLoop:
             self._member_id = member_id
             self._judged = set(partitions)
             self.table.revoke(gone)
+            started = time.monotonic()
+            read = await restore(self.settings, self.table, new, self._max_age_s) if new else 0
+            self.table.active = set(partitions)
+            restored = time.monotonic()
+            # the deadline indexes: a scan of every state of the partitions, in a thread, so the
+            # consumer's heartbeats go on (a million states take seconds)
+            entries = await asyncio.to_thread(self.judge.build_index, partitions)
             if new:
-                started = time.monotonic()
-                read = await restore(self.settings, self.table, new, self._max_age_s)
                 log.info(
-                    "restored partitions %s from %s: %d records in %.1f s",
+                    "restored partitions %s from %s: %d records in %.1f s "
+                    "(deadline index: %d entries in %.1f s)",
                     sorted(new),
                     self.changelog,
                     read,
-                    time.monotonic() - started,
+                    restored - started,
+                    entries,
+                    time.monotonic() - restored,
                 )
-            self.table.active = set(partitions)
         self.assigned = set(partitions)
 
     def _touch(self) -> None:

@@ -152,6 +152,9 @@ class RocksStore(LocalStore):
         if self._lock.closed:
             return
         del self._meta_cf
+        # the memtables to files: the next open replays no write-ahead log, which is then gone
+        with contextlib.suppress(Exception):
+            self._db.flush()
         self._db.close()
         self._lock.close()
 
