@@ -574,15 +574,29 @@ ODD_VALUES = [
 ]
 
 
+# every route that takes a period (those of hub/web/analysis.py, charts.py, exports.py too)
+PERIOD_ROUTES = [
+    "/api/units",
+    "/api/units/000.31.05.H49",
+    "/api/export/units.csv",
+    "/api/export/report.xlsx",
+    "/api/responsibility",
+    "/api/audit",
+    "/api/weekly",
+    "/api/responsibility/steps?unit=000.31.05.H49",
+]
+
+
 def _odd_paths(seed: int, n: int) -> list[str]:
     """Every route with every parameter set to odd values: a table, then random mixes."""
     quoted = [v if v.startswith("%") else urllib.parse.quote(v, safe="") for v in ODD_VALUES]
     paths = []
     for v in quoted:
-        for name in ("period", "from", "to", "by_procedure"):
-            paths.append(f"/api/units?{name}={v}")
-            paths.append(f"/api/units/000.31.05.H49?{name}={v}")
-            paths.append(f"/api/export/units.csv?{name}={v}")
+        for name in ("period", "from", "to", "by_procedure", "unit"):
+            for route in PERIOD_ROUTES:
+                paths.append(f"{route}{'&' if '?' in route else '?'}{name}={v}")
+        for name in ("department", "officer"):
+            paths.append(f"/api/responsibility/steps?unit=000.31.05.H49&{name}={v}")
         paths.append(f"/api/search?q={v}")
         if v:
             paths.append(f"/api/units/{v}")
@@ -595,8 +609,8 @@ def _odd_paths(seed: int, n: int) -> list[str]:
         q = urllib.parse.urlencode(
             {"period": values[0], "from": values[1], "to": values[2], "by_procedure": values[0]}
         )
-        route = rnd.choice(["/api/units", "/api/units/000.31.05.H49", "/api/export/units.csv"])
-        paths.append(f"{route}?{q}")
+        route = rnd.choice(PERIOD_ROUTES)
+        paths.append(f"{route}{'&' if '?' in route else '?'}{q}")
         paths.append("/api/dossiers/" + urllib.parse.quote(values[1], safe=""))
         paths.append("/api/search?" + urllib.parse.urlencode({"q": values[2]}))
     return paths
