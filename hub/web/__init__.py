@@ -50,14 +50,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from hub.domain.calendar import TZ, WorkingCalendar
 from hub.domain.engine import Engine
 from hub.domain.stats import ms
-from hub.settings import ClockMode, Settings
+from hub.settings import Settings
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
 from hub.stream.state import DossierState, from_ms
 from hub.stream.summaries import SummaryStore
 from hub.web import access
 from hub.web.access import allowed_units, may_see
-from hub.web.cache import TickCache
+from hub.web.cache import TickCache, tick_instant
 from hub.web.trace import build_trace, iso
 
 log = logging.getLogger(__name__)
@@ -219,18 +219,12 @@ def install(app: faust.App, ctx: WebContext) -> None:
     started = time.time()
     cache: TickCache[Any] = TickCache()
     app.web.web_app[VIEW_CACHE] = cache  # type: ignore[attr-defined]  # for the tests to count
-    tick_ms = max(1, round(ctx.settings.tick_interval_s * 1000))
 
     def as_of() -> datetime | None:
         return store.as_of()
 
     def tick_as_of() -> datetime | None:
-        """`as_of` at the clock's resolution: under the wall clock it moves every instant, and
-        figures judged a tick apart are what a tick-old cache would show anyway."""
-        t = store.as_of()
-        if t is None or ctx.settings.clock is not ClockMode.WALL:
-            return t
-        return from_ms(ms(t) // tick_ms * tick_ms)
+        return tick_instant(store.as_of(), ctx.settings)
 
     def cache_key(route: str, q: dict[str, str], now: datetime | None) -> tuple[Any, ...]:
         # store.read_messages grows with every record the summary reader applies: the version

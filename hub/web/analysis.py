@@ -29,7 +29,7 @@ from hub.domain.audit import findings
 from hub.domain.responsibility import department_rows, officer_rows
 from hub.web import BadRequest, WebContext, period_bounds, text_param
 from hub.web.access import allowed_units, may_see
-from hub.web.cache import TickCache
+from hub.web.cache import TickCache, tick_instant
 from hub.web.trace import iso
 
 
@@ -47,7 +47,8 @@ def install_analysis(app: faust.App, ctx: WebContext) -> None:
         request: web.Request,
     ) -> tuple[dict[str, str], datetime | None, datetime | None, datetime | None, str | None]:
         q = dict(request.query)
-        now = store.as_of()
+        # judged at the tick: the cache's key, and the same figures within one tick
+        now = tick_instant(store.as_of(), ctx.settings)
         start, end = period_bounds(q, now or ctx.clock())
         unit = text_param(q["unit"], "unit") if q.get("unit") else None
         return q, now, start, end, unit
@@ -84,13 +85,15 @@ def install_analysis(app: faust.App, ctx: WebContext) -> None:
         if denied is not None:
             return denied
         rows: list[dict[str, Any]] = []
-        if now is not None:
-            summaries = list(store.summaries.values())  # a snapshot: the reader goes on
-            t = now
-            rows = await cache.get(
-                key("responsibility", start, end, t),
-                lambda: asyncio.to_thread(officer_rows, summaries, ctx.calendar, start, end, t),
-            )
+        t = now
+        if t is not None:
+
+            async def compute() -> list[dict[str, Any]]:
+                summaries = list(store.summaries.values())  # a snapshot: the reader goes on
+                return await asyncio.to_thread(officer_rows, summaries, ctx.calendar, start, end, t)
+
+            # the snapshot too only on a miss: a hit must not read the whole province
+            rows = await cache.get(key("responsibility", start, end, t), compute)
         rows = visible(request, unit, rows)
         body = {
             "as_of": iso(now),
@@ -110,13 +113,14 @@ def install_analysis(app: faust.App, ctx: WebContext) -> None:
         if denied is not None:
             return denied
         listed: list[dict[str, Any]] = []
-        if now is not None:
-            summaries = list(store.summaries.values())
-            t = now
-            listed = await cache.get(
-                key("audit", start, end, t),
-                lambda: asyncio.to_thread(findings, summaries, start, end, t),
-            )
+        t = now
+        if t is not None:
+
+            async def compute() -> list[dict[str, Any]]:
+                summaries = list(store.summaries.values())
+                return await asyncio.to_thread(findings, summaries, start, end, t)
+
+            listed = await cache.get(key("audit", start, end, t), compute)
         body = {
             "as_of": iso(now),
             "period": period_name(q),

@@ -14,9 +14,22 @@ import asyncio
 import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
+from hub.settings import ClockMode, Settings
+
 T = TypeVar("T")
+
+
+def tick_instant(t: datetime | None, settings: Settings) -> datetime | None:
+    """`t` at the clock's resolution, for a cache key: under the wall clock "now" moves every
+    instant, and figures judged a tick apart are what a tick-old cache shows anyway."""
+    if t is None or settings.clock is not ClockMode.WALL:
+        return t
+    tick_ms = max(1, round(settings.tick_interval_s * 1000))
+    at_ms = int(t.timestamp() * 1000) // tick_ms * tick_ms
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC)
 
 
 class TickCache(Generic[T]):
