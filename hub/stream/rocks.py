@@ -54,6 +54,9 @@ def _options(cache_mb: int) -> rocksdict.Options:
     # values are zlib-compressed already (hub/stream/state.py): lz4 on top costs little
     opts.set_compression_type(rocksdict.DBCompressionType.lz4())
     opts.set_write_buffer_size(16 * 1024 * 1024)
+    # the small `meta` column family would otherwise keep every write-ahead log file alive (a
+    # log goes only once every family has flushed what it holds): past this, flush them
+    opts.set_max_total_wal_size(64 * 1024 * 1024)
     opts.set_max_write_buffer_number(2)
     opts.set_max_background_jobs(2)
     opts.set_keep_log_file_num(3)
@@ -155,6 +158,9 @@ class RocksStore(LocalStore):
         # the memtables to files: the next open replays no write-ahead log, which is then gone
         with contextlib.suppress(Exception):
             self._db.flush()
+            meta = self._db.get_column_family(_META)
+            meta.flush()
+            del meta
         self._db.close()
         self._lock.close()
 
