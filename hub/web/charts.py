@@ -26,7 +26,7 @@ from hub.domain.stats import Summary, at
 from hub.domain.weekly import weeks
 from hub.web import BadRequest, WebContext, period_bounds, static_file, text_param
 from hub.web.access import allowed_units, may_see
-from hub.web.cache import TickCache
+from hub.web.cache import TickCache, tick_instant
 from hub.web.trace import iso
 
 # a chart of more weeks than this is no picture any more (and each week is a row to judge)
@@ -81,7 +81,7 @@ def install_charts(app: faust.App, ctx: WebContext) -> None:
 
     @app.page("/api/weekly")
     async def weekly(self: web.View, request: web.Request) -> web.Response:
-        now = store.as_of()
+        now = tick_instant(store.as_of(), ctx.settings)  # the tick: what the cache is keyed by
         q = dict(request.query)
         try:
             start, end = period_bounds(q, now or ctx.clock())
