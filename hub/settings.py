@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     state_store: StateStore = StateStore.ROCKSDB
     rocksdb_block_cache_mb: int = Field(64, ge=4, le=65_536)  # per RocksDB store of a worker
     state_cache_dossiers: int = Field(5000, ge=0, le=1_000_000)  # decoded states the judge keeps
-    summary_cache_entries: int = Field(10_000, ge=0, le=1_000_000)  # decoded summaries kept
+    summary_cache_entries: int = Field(2_000, ge=0, le=1_000_000)  # decoded summaries kept
     wake_index_max: int = Field(20_000, ge=100, le=10_000_000)  # deadline entries per partition
     standby_replicas: bool = True  # tail the changelog of the partitions judged elsewhere
 

@@ -119,6 +119,8 @@ def consumer_options(settings: Settings) -> dict[str, Any]:
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
+        # a fetch's bytes sit in memory until read: the default (50 MB) is a worker's margin
+        "fetch_max_bytes": 8 * 1024 * 1024,
     }
 
 
@@ -129,6 +131,9 @@ _POSITION_KEY = b"o"  # + partition -> the next offset to read (8 bytes)
 _CLOCK_KEY = b"k"  # + partition -> the partition's "now" (8 bytes, ms)
 _WORKER_KEY = b"w"  # + instance -> its worker entry as read
 _COUNT_KEY = b"n"  # -> how many summaries are stored (8 bytes)
+# -> the aggregates as counted from exactly the stored summaries: written at a clean stop,
+# deleted by the first write after (a start finds it only when nothing changed since)
+_AGGREGATES_KEY = b"a"
 _PART = struct.Struct(">H")
 _U64 = struct.Struct(">Q")
 _TRUSTED = TypeAdapter(Summary)  # what the store holds was checked by Summary.loads when read
@@ -178,6 +183,7 @@ class SummaryStore:
         self._cache: OrderedDict[str, Summary] = OrderedDict()
         self._consumer: AIOKafkaConsumer | None = None
         self._opened = False
+        self._snapshot = False  # the stored aggregates are those of the stored summaries
 
     # -- the local store ----------------------------------------------------------------------
     def open(self) -> None:
@@ -240,9 +246,9 @@ class SummaryStore:
         lo = _U64.pack(max(0, ms(start))) if start is not None else b""
         hi = _U64.pack(max(0, ms(end))) if end is not None else b"\xff"
         for key, _ in self.kv.scan(_RECEIVED_KEY + lo, _RECEIVED_KEY + hi):
-            summary = self.get(key[1 + _U64.size :].decode())
-            if summary is not None:
-                yield summary
+            stored = self.kv.get(_SUMMARY_KEY + key[1 + _U64.size :])
+            if stored is not None:  # decoded, not cached: a long period would flush the LRU
+                yield _decode(stored)
 
     def disk_bytes(self) -> int:
         return self.kv.disk_bytes()
@@ -270,6 +276,9 @@ class SummaryStore:
             changes[_POSITION_KEY + _PART.pack(partition)] = _U64.pack(offset)
         self.positions.update(positions)
         changes[_COUNT_KEY] = _U64.pack(self.count)
+        if self._snapshot:
+            changes[_AGGREGATES_KEY] = None
+            self._snapshot = False
         self.kv.write(changes.items())
 
     def _apply(
@@ -359,7 +368,14 @@ class SummaryStore:
         self.open()
         started = time.monotonic()
         now = self._now_ms()
-        if now is not None:
+        how = "counted"
+        blob = self.kv.get(_AGGREGATES_KEY)
+        saved = Aggregates.restore(blob) if blob is not None else None
+        if now is not None and saved is not None and saved.now <= now:
+            self.aggregates, how = saved, "restored"
+            self._snapshot = True
+            saved.advance(now, self.get)
+        elif now is not None:
             agg = self.aggregates = Aggregates(now)
             for n, (_, _, value) in enumerate(self.stored(), 1):
                 agg.update(None, _decode(value))
@@ -367,11 +383,21 @@ class SummaryStore:
                     await asyncio.sleep(0)
         self.loaded = True
         log.info(
-            "summary store: %d dossiers counted in %.1f s (%s)",
+            "summary store: %d dossiers %s in %.1f s (%s)",
             self.count,
+            how,
             time.monotonic() - started,
             self.settings.state_store.value,
         )
+
+    def save(self) -> None:
+        """Keep the aggregates beside the summaries they were counted from (a clean stop):
+        the next start restores them instead of counting every summary again."""
+        if self.loaded and self.aggregates is not None and not self._snapshot:
+            started = time.monotonic()
+            self.kv.write([(_AGGREGATES_KEY, self.aggregates.dump())])
+            self._snapshot = True
+            log.info("summary aggregates saved in %.1f s", time.monotonic() - started)
 
     async def run(self) -> None:
         await self.load()
@@ -393,10 +419,15 @@ class SummaryStore:
                         await self._note_lag(consumer, tp)
                     if all(v <= 0 for v in self.lag.values()):
                         self.caught_up = True
-                self.refresh()
+                if self.aggregates is None:
+                    # the first "now" (event clock): counted then. Later ones are the requests'
+                    # (rounded to a tick by the web face): advancing here to a finer instant
+                    # would make theirs go back
+                    self.refresh()
         finally:
             self._consumer = None
             await consumer.stop()
+            self.save()
 
     async def _note_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         high = consumer.highwater(tp)
@@ -415,8 +446,16 @@ class SummaryStore:
         return datetime.fromtimestamp(max(self.clocks.values()) / 1000, tz=UTC)
 
     def _now_ms(self) -> int | None:
+        """The store's own "now" for the aggregates, at the tick's resolution under the wall
+        clock, as the web face asks (hub/web/cache.py `tick_instant`): counted at a finer
+        instant, the requests' "now" would be behind them, and that costs a recount."""
         now = self.as_of()
-        return ms(now) if now is not None else None
+        if now is None:
+            return None
+        if self.settings.clock is not ClockMode.WALL:
+            return ms(now)
+        tick_ms = max(1, round(self.settings.tick_interval_s * 1000))
+        return int(now.timestamp() * 1000) // tick_ms * tick_ms
 
     def refresh(self, now: int | None = None) -> None:
         """Bring the aggregates to `now` (default: the store's "now"): built at the first

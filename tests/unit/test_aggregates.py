@@ -5,6 +5,7 @@ the same late dossiers as a scan."""
 
 from __future__ import annotations
 
+import marshal
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -119,14 +120,19 @@ def test_aggregates_equal_unit_stats_as_summaries_change_and_now_moves(
         else:
             agg.advance(agg.now + arg, current.get)
         check(agg, current)
-    # rebuilt from scratch at the same instant: the same figures
+    # rebuilt from scratch at the same instant, or restored from a dump: the same figures,
+    # and the restored one goes on like the original
     again = Aggregates(agg.now)
     for s in current.values():
         again.update(None, s)
+    restored = Aggregates.restore(agg.dump())
+    assert restored is not None and restored.pending() == agg.pending()
     for by_procedure in (False, True):
-        assert again.rows(None, None, agg.now, by_procedure=by_procedure) == agg.rows(
-            None, None, agg.now, by_procedure=by_procedure
-        )
+        want = agg.rows(None, None, agg.now, by_procedure=by_procedure)
+        assert again.rows(None, None, agg.now, by_procedure=by_procedure) == want
+        assert restored.rows(None, None, agg.now, by_procedure=by_procedure) == want
+    restored.advance(agg.now + 20 * STEP, current.get)
+    check(restored, current)
 
 
 @given(summaries("x"), times, times)
@@ -143,6 +149,11 @@ def test_closed_dossiers_leave_the_heap() -> None:
     assert agg.pending() == 1
     agg.advance(ms(BASE) + STEP, {"a": done}.get)
     assert agg.pending() == 0 and agg.open_codes("u") == []
+
+
+def test_a_dump_of_another_format_is_refused() -> None:
+    assert Aggregates.restore(b"not marshal") is None
+    assert Aggregates.restore(marshal.dumps((0, ("received",)))) is None
 
 
 def test_now_going_backwards_is_refused() -> None:

@@ -150,3 +150,22 @@ def test_now_moving_on_and_back(tmp_path: Path) -> None:
         store.apply(0, clock_key(1), encode_summary_clock(T + days * DAY))
         store.clocks = {1: T + days * DAY}
         figures(store, made)
+
+
+def test_a_clean_stop_keeps_the_aggregates_until_the_next_write(tmp_path: Path) -> None:
+    store = make(tmp_path, StateStore.ROCKSDB)
+    made = fill(store)
+    asyncio.run(store.load())
+    store.save()
+    store.close()
+    again = make(tmp_path, StateStore.ROCKSDB)
+    asyncio.run(again.load())
+    assert again._snapshot  # restored, not counted
+    figures(again, made)
+    again.apply(0, b"A-1", None)  # the first write drops the saved aggregates
+    again.close()
+    third = make(tmp_path, StateStore.ROCKSDB)
+    asyncio.run(third.load())
+    assert not third._snapshot
+    figures(third, made[1:])
+    third.close()
