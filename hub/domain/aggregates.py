@@ -35,7 +35,7 @@ import heapq
 import marshal
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time
 from operator import add
 from typing import Any
@@ -336,36 +336,82 @@ class Aggregates:
                 chunk = data[slot : slot + NC]
                 acc = totals.get(pair)
                 totals[pair] = list(chunk) if acc is None else list(map(add, acc, chunk))
-        return self._table(totals, by_procedure)
-
-    def _table(self, totals: dict[int, list[int]], by_procedure: bool) -> list[dict[str, Any]]:
-        units: dict[str, list[int]] = {}
-        procs: dict[str, list[tuple[str, list[int]]]] = {}
-        for pair, counts in totals.items():
-            if counts[0] <= 0:  # "received": no dossier of the period left in the bucket
-                continue
-            code, proc = self._pair_keys[pair]
-            acc = units.get(code)
-            units[code] = list(counts) if acc is None else list(map(add, acc, counts))
-            procs.setdefault(code, []).append((proc, counts))
-        out = []
-        for code in sorted(units):
-            row = _row(code, self.name(code), dict(zip(COUNTERS, units[code], strict=True)))
-            if by_procedure:
-                rows = []
-                for proc, counts in sorted(procs[code]):
-                    prow = _row(code, None, dict(zip(COUNTERS, counts, strict=True)))
-                    del prow["unit_code"], prow["unit_name"]
-                    rows.append({"procedure_code": proc or None, **prow})
-                row["procedures"] = rows
-            out.append(row)
-        return out
+        keyed = {self._pair_keys[pair]: counts for pair, counts in totals.items()}
+        return table(keyed, by_procedure, self.name)
 
     def name(self, unit: str) -> str | None:
-        names = self._names.get(unit)
-        if not names:
-            return None
-        return min(names.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        return _most(self._names.get(unit))
+
+
+def _most(names: Counter[str] | None) -> str | None:
+    """The name most dossiers give (ties: the first in code-point order)."""
+    if not names:
+        return None
+    return min(names.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+
+def table(
+    totals: dict[tuple[str, str], list[int]],
+    by_procedure: bool,
+    name: Callable[[str], str | None],
+) -> list[dict[str, Any]]:
+    """`unit_stats`'s rows from the counts per (unit, procedure) (in `COUNTERS` order)."""
+    units: dict[str, list[int]] = {}
+    procs: dict[str, list[tuple[str, list[int]]]] = {}
+    for (code, proc), counts in totals.items():
+        if counts[0] <= 0:  # "received": no dossier of the period left in the bucket
+            continue
+        acc = units.get(code)
+        units[code] = list(counts) if acc is None else list(map(add, acc, counts))
+        procs.setdefault(code, []).append((proc, counts))
+    out = []
+    for code in sorted(units):
+        row = _row(code, name(code), dict(zip(COUNTERS, units[code], strict=True)))
+        if by_procedure:
+            rows = []
+            for proc, counts in sorted(procs[code]):
+                prow = _row(code, None, dict(zip(COUNTERS, counts, strict=True)))
+                del prow["unit_code"], prow["unit_name"]
+                rows.append({"procedure_code": proc or None, **prow})
+            row["procedures"] = rows
+        out.append(row)
+    return out
+
+
+def scan_rows(
+    summaries: Iterable[Summary],
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime | None,
+    *,
+    by_procedure: bool = False,
+    unit: str | None = None,
+) -> list[dict[str, Any]]:
+    """`unit_stats(summaries, start, end, now, ...)` in one pass that keeps no summary: the
+    periods the aggregates do not answer, over the dossiers received in them (a year of a
+    province is hundreds of thousands of summaries: they must not all be held at once).
+    Names as the aggregates give them, from the period's dossiers."""
+    bounds = [ms(t) for t in (end, now) if t is not None]
+    as_of = min(bounds) if bounds else 2**62
+    lo = ms(start) if start is not None else None
+    hi = ms(end) if end is not None else None
+    totals: dict[tuple[str, str], list[int]] = {}
+    names: dict[str, Counter[str]] = {}
+    for s in summaries:
+        if s.received is None or (lo is not None and s.received < lo):
+            continue
+        if (hi is not None and s.received >= hi) or (unit is not None and s.unit != unit):
+            continue
+        got = contribution(s, as_of)
+        if got is None:
+            continue
+        key = (got.unit, got.procedure or "")
+        counts = [got.counts[k] for k in COUNTERS]
+        acc = totals.get(key)
+        totals[key] = counts if acc is None else list(map(add, acc, counts))
+        if got.unit_name is not None:
+            names.setdefault(got.unit, Counter())[got.unit_name] += 1
+    return table(totals, by_procedure, lambda code: _most(names.get(code)))
 
 
 def _some(by_pair: dict[int, int], pairs: list[int]) -> Iterator[tuple[int, int]]:

@@ -47,10 +47,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import TypeAdapter
 
-from hub.domain.aggregates import Aggregates
+from hub.domain.aggregates import Aggregates, scan_rows
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.dossier import DossierFacts
-from hub.domain.stats import Summary, ms, summarize, unit_stats
+from hub.domain.stats import Summary, ms, summarize
 from hub.kafka_client import connection_options
 from hub.metrics import HubMetrics
 from hub.protocol import (
@@ -495,7 +495,7 @@ class SummaryStore:
                 )
                 if rows is not None:
                     return rows
-        return unit_stats(
+        return scan_rows(
             self.received_in(start, end), start, end, now, by_procedure=by_procedure, unit=unit
         )
 
