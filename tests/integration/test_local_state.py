@@ -102,6 +102,10 @@ def test_two_workers_on_disk_each_a_standby_of_the_other(tmp_path: Path) -> None
         judged = [sorted({p for parts, _ in _restores(w) for p in parts}) for w in workers]
         assert all(judged) and sorted(set(judged[0]) | set(judged[1])) == list(range(6)), judged
         assert any(w.logged("standby for partitions [") for w in workers)
+        # worker 0 stopped first: worker 1 took its partitions over from its standby copy,
+        # reading only what it had not followed yet
+        taken, read = _restores(workers[1])[-1]
+        assert taken and read < sum(changelog_ends.values()) / 4, (taken, read, changelog_ends)
     _check_contract(alerts)
     # each worker's store holds every partition: those it judged, and the other's as a standby,
     # with the same dossiers
