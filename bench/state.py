@@ -1,15 +1,18 @@
 """A province's state on one worker (issue 14): `python -m bench state --sizes 10000,100000`.
 
-Per size N: N dossier summaries of a realistic mix (received over the last two years, most of
-them closed, some late, paused, with supplement requests or apologies; several hundred units,
-a few dozen procedures each) written straight to `hub.dossier.summary` on a broker of its own
-(`hub.testing.LocalBroker`), then a `motcua-hub worker` (wall clock, RocksDB state) started:
+Per size N: N dossier summaries of a realistic mix (received over the two years before the
+bench's instant, most of them closed, some late, paused, with supplement requests or apologies;
+several hundred units, 25 procedures each) written straight to `hub.dossier.summary` on a
+broker of its own (`hub.testing.LocalBroker`), and N dossier states to the judge's changelog
+(`bench.table.fill_changelog`: real states of a simulated province, 92 % closed; unless
+`--no-table`), then a `motcua-hub worker` (wall clock from the states' instant, RocksDB) started:
 - from an empty data directory (it reads the whole topic), then stopped and started again on
   its data directory (it reads from its stored positions), and two workers side by side;
-- measured: the time from the process's start to serving every summary (`/health`: loaded,
-  caught up, N dossiers), its resident memory (serving, and after the queries), the bytes of
-  its data directory, and `/api/units` latency for several periods (each request made unique,
-  so the per-tick cache of the web face never answers it: the computation is measured).
+- measured: the time from the process's start to serving (`/health`: every summary loaded and
+  read, and the judge's log line `restored partitions`), its resident memory (serving, after
+  the queries, and the peak), the bytes of its data directory, and `/api/units` latency for
+  several periods (each request made unique, so the per-tick cache of the web face never
+  answers it: the computation is measured).
 Prints one JSON document with the commit, and writes it to bench/results/.
 """
 
@@ -18,24 +21,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.processes import rss_mb
 from bench.report import git_state, pct, write_results
+from bench.table import Templates, fill_changelog, state_templates
 from hub import testing
 from hub.domain.alerts import AlertType
 from hub.domain.calendar import TZ
 from hub.domain.stats import Summary, ms
 from hub.testing import LocalBroker, Process, produce
-from hub.topics import DOSSIER_SUMMARY
+from hub.topics import DOSSIER_SUMMARY, create_topics
 
 DAY = 86_400_000
 APP = "bench-state"
@@ -129,133 +135,162 @@ def get(port: int, path: str, timeout: float = 120.0) -> Any:
         return json.loads(r.read())
 
 
-def serving(worker: Process, port: int, n: int, timeout: float) -> float:
-    """Seconds from the process's start until it serves all `n` summaries."""
-    started = worker_started[worker.pid]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.popen.poll() is not None:
-            raise RuntimeError(f"the worker exited: {worker.tail()}")
-        try:
-            s = get(port, "/health", timeout=5)["summaries"]
-            if s["loaded"] and s["caught_up"] and s["dossiers"] >= n:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"not serving {n} summaries after {timeout:.0f} s: {worker.tail()}")
+@dataclass
+class Run:
+    """One size's broker and the instant its worker's clock starts at."""
 
+    boot: str
+    at: datetime
+    table: bool
+    work: Path
+    started: dict[int, float] = field(default_factory=dict)
 
-worker_started: dict[int, float] = {}
+    def start(self, data: Path, port: int, instance: str, log: str) -> Process:
+        fields: dict[str, object] = {"clock": "wall", "state_store": "rocksdb"}
+        if self.table:  # the states were judged at `at`: the worker's clock starts there
+            fields |= {"clock_origin": self.at.isoformat(), "allowed_lateness_s": 0}
+        env = testing.worker_env(
+            self.boot, data, app_id=APP, web_port=port, instance_id=instance, **fields
+        )
+        began = time.monotonic()
+        worker = testing.start_worker(env, self.work / log)
+        self.started[worker.pid] = began
+        return worker
 
+    def serving(self, worker: Process, port: int, n: int, timeout: float) -> float:
+        """Seconds from the process's start until it serves: every summary read and counted,
+        and (with the table) the judge's partitions restored."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if worker.popen.poll() is not None:
+                raise RuntimeError(f"the worker exited: {worker.tail()}")
+            try:
+                s = get(port, "/health", timeout=5)["summaries"]
+                done = s["loaded"] and s["caught_up"] and s["dossiers"] >= n
+                if done and (not self.table or worker.logged("restored partitions")):
+                    return time.monotonic() - self.started[worker.pid]
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"not serving {n} summaries after {timeout:.0f} s: {worker.tail()}")
 
-def start(boot: str, data: Path, port: int, instance: str, log: Path) -> Process:
-    env = testing.worker_env(
-        boot, data, app_id=APP, web_port=port, instance_id=instance, clock="wall"
-    )
-    began = time.monotonic()
-    worker = testing.start_worker(env, log)
-    worker_started[worker.pid] = began
-    return worker
-
-
-def latencies(port: int, requests: int) -> dict[str, dict[str, float]]:
-    today = datetime.now(TZ).date()
-    dates = {
-        "today": today.isoformat(),
-        "month_ago": (today - timedelta(days=30)).isoformat(),
-        "year_ago": (today - timedelta(days=365)).isoformat(),
-        "last_month": (today.replace(day=1) - timedelta(days=1)).isoformat(),
-    }
-    out = {}
-    unit = get(port, "/api/units?period=all")[0]["unit_code"]
-    for query in [*PERIODS, f"unit:{unit}"]:
-        path = f"/api/units/{unit}?period=month" if query.startswith("unit:") else ""
-        path = path or "/api/units?" + query.format(**dates)
-        times = []
-        count = requests if "year_ago" not in query else max(3, requests // 20)
-        for i in range(count):
-            t0 = time.perf_counter()
-            get(port, f"{path}&_={i}")  # unique: the tick cache never answers it
-            times.append((time.perf_counter() - t0) * 1000)
-        out[query.format(**dates) if not query.startswith("unit:") else "unit page"] = {
-            "n": len(times),
-            "p50_ms": round(pct(times, 0.5), 1),
-            "p99_ms": round(pct(times, 0.99), 1),
+    def latencies(self, port: int, requests: int) -> dict[str, dict[str, float]]:
+        today = self.at.astimezone(TZ).date()
+        dates = {
+            "today": today.isoformat(),
+            "month_ago": (today - timedelta(days=30)).isoformat(),
+            "year_ago": (today - timedelta(days=365)).isoformat(),
+            "last_month": (today.replace(day=1) - timedelta(days=1)).isoformat(),
         }
-    return out
+        out = {}
+        unit = get(port, "/api/units?period=all")[0]["unit_code"]
+        for query in [*PERIODS, "unit page"]:
+            path = f"/api/units/{unit}?period=month"
+            if query != "unit page":
+                path = "/api/units?" + query.format(**dates)
+            times = []
+            count = requests if "year_ago" not in query else 3  # seconds each at 1 M
+            for i in range(count):
+                t0 = time.perf_counter()
+                get(port, f"{path}&_={i}")  # unique: the tick cache never answers it
+                times.append((time.perf_counter() - t0) * 1000)
+            out[query.format(**dates)] = {
+                "n": len(times),
+                "p50_ms": round(pct(times, 0.5), 1),
+                "p99_ms": round(pct(times, 0.99), 1),
+            }
+        return out
 
 
 def du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def run_size(n: int, work: Path, requests: int) -> dict[str, Any]:
+def peak_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(x.split()[1] for x in status.splitlines() if x.startswith("VmHWM"))) / 1024
+
+
+def run_size(n: int, work: Path, requests: int, templates: Templates | None) -> dict[str, Any]:
     out: dict[str, Any] = {"dossiers": n}
     with LocalBroker(work / f"broker-{n}", broker_heap="1g") as kafka:
-        boot = kafka.bootstrap
-        now_ms = ms(datetime.now(TZ))
+        at = templates.at if templates is not None else datetime.now(TZ)
+        run = Run(kafka.bootstrap, at, templates is not None, work)
         t0 = time.perf_counter()
-        received, size = asyncio.run(write_summaries(boot, n, now_ms))
-        out["write_s"] = round(time.perf_counter() - t0, 1)
+        received, size = asyncio.run(write_summaries(run.boot, n, ms(at)))
+        out["summaries_write_s"] = round(time.perf_counter() - t0, 1)
         out["summary_bytes"] = size
+        if templates is not None:
+            asyncio.run(create_topics(kafka.settings.model_copy(update={"app_id": APP})))
+            out["changelog"] = asyncio.run(fill_changelog(run.boot, APP, n, templates))
         port = testing.free_ports(1)[0]
         data = work / f"data-{n}"
-        timeout = 120 + n / 1000
-        # 1. from an empty data directory: the whole topic read
-        w = start(boot, data, port, "w0", work / f"w0-{n}.log")
+        timeout = 180 + n / 500
+        # 1. from an empty data directory: the whole topic (and changelog) read
+        w = run.start(data, port, "w0", f"w0-{n}.log")
         try:
-            out["empty_start_s"] = round(serving(w, port, n, timeout), 1)
+            out["empty_start_s"] = round(run.serving(w, port, n, timeout), 1)
             rows = get(port, "/api/units?period=all")
-            out["received_check"] = sum(r["received"] for r in rows) == received
+            out["received"] = {"written": received, "served": sum(r["received"] for r in rows)}
             out["units"] = len(rows)
             out["rss_mb_empty_start"] = round(rss_mb(w.pid), 1)
+            out["peak_rss_mb_empty_start"] = round(peak_mb(w.pid), 1)
         finally:
-            w.stop()
-        # 2. restarted on its data directory: from the stored positions
-        w = start(boot, data, port, "w0", work / f"w0-{n}-again.log")
+            out["stopped_gracefully"] = w.stop(timeout=120)
+        # 2. restarted on its data directory: from the stored positions and aggregates
+        w = run.start(data, port, "w0", f"w0-{n}-again.log")
         try:
-            out["restart_s"] = round(serving(w, port, n, timeout), 1)
+            out["restart_s"] = round(run.serving(w, port, n, timeout), 1)
             out["messages_read_after_restart"] = get(port, "/health")["summaries"]["messages_read"]
+            time.sleep(3.0)  # a few ticks
             out["rss_mb_serving"] = round(rss_mb(w.pid), 1)
-            out["latency"] = latencies(port, requests)
+            out["latency"] = run.latencies(port, requests)
             out["rss_mb_after_queries"] = round(rss_mb(w.pid), 1)
+            out["peak_rss_mb_restart"] = round(peak_mb(w.pid), 1)
         finally:
-            w.stop()
+            w.stop(timeout=120)
         out["disk_bytes"] = du(data)
-        out["disk_bytes_summaries"] = du(data / APP / f"w0-{port}" / "summaries")
+        out["disk_bytes_summaries"] = sum(du(p) for p in data.glob(f"{APP}/*/summaries"))
         shutil.rmtree(data, ignore_errors=True)
         # 3. two workers side by side, each from an empty directory of its own
         ports = testing.free_ports(2)
         pair = [
-            start(boot, work / f"data-{n}-{i}", ports[i], f"w{i}", work / f"p{i}-{n}.log")
-            for i in range(2)
+            run.start(work / f"data-{n}-{i}", ports[i], f"w{i}", f"p{i}-{n}.log") for i in range(2)
         ]
         try:
             out["two_workers"] = [
                 {
-                    "empty_start_s": round(serving(w, p, n, timeout * 2), 1),
+                    "empty_start_s": round(run.serving(w, p, n, timeout * 2), 1),
                     "rss_mb": round(rss_mb(w.pid), 1),
                 }
                 for w, p in zip(pair, ports, strict=True)
             ]
         finally:
             for w in pair:
-                w.stop()
+                w.stop(timeout=120)
         for i in range(2):
             shutil.rmtree(work / f"data-{n}-{i}", ignore_errors=True)
     return out
 
 
-def run_state(sizes: list[int], requests: int = 100) -> dict[str, Any]:
+def run_state(sizes: list[int], requests: int = 100, table: bool = True) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="motcua-bench-state-"))
     try:
-        results = []
+        results: dict[str, Any] = {"sizes": []}
+        templates = None
+        if table:
+            print("state bench: building the dossier state templates", flush=True)
+            templates = state_templates()
+            results["table_templates"] = {
+                "closed_share": round(templates.closed_share, 3),
+                "mean_state_bytes": round(templates.mean_bytes),
+                "at": templates.at.isoformat(),
+            }
         for n in sizes:
             print(f"state bench: {n} dossiers", flush=True)
-            results.append(run_size(n, work, requests))
-            print(json.dumps(results[-1]), flush=True)
-        return {"sizes": results}
+            results["sizes"].append(run_size(n, work, requests, templates))
+            print(json.dumps(results["sizes"][-1]), flush=True)
+        return results
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -264,11 +299,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench state", description=__doc__)
     ap.add_argument("--sizes", default="10000,100000,300000,1000000")
     ap.add_argument("--requests", type=int, default=100, help="per period")
+    ap.add_argument("--no-table", action="store_true", help="the summary topic only")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    results: dict[str, Any] = {"bench": "state", "git": git_state()}
+    results: dict[str, Any] = {"bench": "state", "git": git_state(), "args": vars(args)}
     results["started"] = datetime.now(TZ).isoformat()
-    results |= run_state([int(s) for s in args.sizes.split(",")], args.requests)
+    results["load_avg"] = os.getloadavg()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results |= run_state(sizes, args.requests, not args.no_table)
+    results["load_avg_end"] = os.getloadavg()
     results["seconds"] = round(time.perf_counter() - started)
     path = write_results(results)
     print(json.dumps(results, indent=2))
