@@ -39,11 +39,12 @@ class OrderedKV(Protocol):
 
 
 class MemoryKV:
-    """A dict and its sorted keys (an insertion is a memmove: fine at test sizes)."""
+    """A dict, its keys sorted when a scan needs them after a write (a report reading a whole
+    topic record by record must not pay an insertion into a sorted list for each)."""
 
     def __init__(self) -> None:
         self._data: dict[bytes, bytes] = {}
-        self._keys: list[bytes] = []
+        self._keys: list[bytes] | None = []
 
     def get(self, key: bytes) -> bytes | None:
         return self._data.get(key)
@@ -52,16 +53,18 @@ class MemoryKV:
         for key, value in changes:
             if value is None:
                 if self._data.pop(key, None) is not None:
-                    del self._keys[bisect.bisect_left(self._keys, key)]
+                    self._keys = None
             else:
                 if key not in self._data:
-                    bisect.insort(self._keys, key)
+                    self._keys = None
                 self._data[key] = value
 
     def scan(self, lo: bytes, hi: bytes) -> Iterator[tuple[bytes, bytes]]:
-        i = bisect.bisect_left(self._keys, lo)
-        keys = self._keys[i : bisect.bisect_left(self._keys, hi)]  # a copy: writes may follow
-        for key in keys:
+        if self._keys is None:
+            self._keys = sorted(self._data)
+        keys = self._keys
+        # a slice: a copy, so writes during the scan change neither it nor the order
+        for key in keys[bisect.bisect_left(keys, lo) : bisect.bisect_left(keys, hi)]:
             value = self._data.get(key)
             if value is not None:
                 yield key, value
