@@ -121,7 +121,8 @@ class _Level:
         self.slots: dict[int, dict[int, int]] = {}
         self.data = array("i")
 
-    def add(self, period: int, pair: int, counts: list[int], sign: int) -> None:
+    def add(self, period: int, pair: int, counts: list[tuple[int, int]]) -> None:
+        """Add (counter index, signed value) pairs, the non-zero ones, to a bucket."""
         by_pair = self.slots.get(period)
         if by_pair is None:
             by_pair = self.slots[period] = {}
@@ -130,9 +131,8 @@ class _Level:
             slot = by_pair[pair] = len(self.data)
             self.data.extend(_ZERO)
         data = self.data
-        for i, v in enumerate(counts):
-            if v:
-                data[slot + i] += sign * v
+        for i, v in counts:
+            data[slot + i] += v
 
 
 class Aggregates:
@@ -223,14 +223,15 @@ class Aggregates:
             pair = self._pairs[key] = len(self._pair_keys)
             self._pair_keys.append(key)
             self._unit_pairs.setdefault(got.unit, []).append(pair)
-        counts = [got.counts[k] for k in COUNTERS]
+        c = got.counts
+        counts = [(i, sign * c[k]) for i, k in enumerate(COUNTERS) if c[k]]
         day = local_day(s.received)
         d = day.toordinal()
         levels = self._levels
-        levels[DAY].add(d, pair, counts, sign)
-        levels[MONTH].add(day.year * 12 + day.month - 1, pair, counts, sign)
-        levels[YEAR].add(day.year, pair, counts, sign)
-        levels[ALL].add(0, pair, counts, sign)
+        levels[DAY].add(d, pair, counts)
+        levels[MONTH].add(day.year * 12 + day.month - 1, pair, counts)
+        levels[YEAR].add(day.year, pair, counts)
+        levels[ALL].add(0, pair, counts)
         if self._days is None:
             self._days = (d, d)
         elif not self._days[0] <= d <= self._days[1]:
