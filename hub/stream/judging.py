@@ -207,10 +207,10 @@ class JudgeLoop:
         finally:
             await producer.stop()
 
-    def _standby_excluded(self) -> set[int]:
-        # judged here, or none while the judge has no assignment yet (a first start restores
-        # its partitions without a standby racing it for the broker)
-        return set(self._judged) if self._member_id is not None else set(range(100_000))
+    def _standby_excluded(self) -> set[int] | None:
+        # judged here; None (follow nothing yet) until the judge has its first assignment, so a
+        # first start restores its partitions without a standby racing it for the broker
+        return set(self._judged) if self._member_id is not None else None
 
     async def _run_standby(self, standby: Standby) -> None:
         while True:

@@ -123,7 +123,9 @@ async def restore(
         while todo:
             batch = await consumer.getmany(*todo, timeout_ms=500, max_records=RESTORE_RECORDS)
             for tp, records in batch.items():
-                table.restored(tp.partition, _changes(records), records[-1].offset + 1)
+                table.restored(
+                    tp.partition, _changes(records), records[-1].offset + 1, _time(records)
+                )
                 read += len(records)
             for tp in list(todo):
                 position = await consumer.position(tp)
@@ -136,8 +138,25 @@ async def restore(
     return read
 
 
+async def _at_end(consumer: AIOKafkaConsumer) -> set[int]:
+    """The assigned partitions read up to their last stable offset."""
+    done = set()
+    for tp in consumer.assignment():
+        end = consumer.last_stable_offset(tp)
+        if end is not None and await consumer.position(tp) >= end:
+            done.add(tp.partition)
+    return done
+
+
 def _changes(records: list[Any]) -> list[tuple[bytes, bytes | None]]:
     return [(r.key, r.value) for r in records if r.key is not None]
+
+
+def _time(records: list[Any]) -> float:
+    """As of when a store that has read up to these records is complete: the last one's time
+    (a record written after it, a tombstone say, is younger), not the time it was read: a
+    standby working through an old backlog is as old as the backlog."""
+    return float(records[-1].timestamp) / 1000
 
 
 class Standby:
@@ -148,14 +167,14 @@ class Standby:
         settings: Settings,
         table: DossierTable,
         lock: asyncio.Lock,
-        judged: Callable[[], set[int]],
+        judged: Callable[[], set[int] | None],
         partition_count: Callable[[], int],
         max_age_s: float,
     ) -> None:
         self.settings = settings
         self.table = table
         self.lock = lock
-        self.judged = judged  # partitions not to follow: judged here
+        self.judged = judged  # partitions not to follow: judged here (None: all of them)
         self.partition_count = partition_count  # the changelog's: as hub.dossier.events
         self.max_age_s = max_age_s
         self.following: set[int] = set()
@@ -171,21 +190,26 @@ class Standby:
                     await asyncio.sleep(STANDBY_IDLE_S)
                     continue
                 batch = await consumer.getmany(timeout_ms=1000, max_records=STANDBY_RECORDS)
+                caught = set() if batch else await _at_end(consumer)
                 async with self.lock:
                     if batch:
                         self._apply(batch)
-                    else:  # nothing for a second: at the end of every followed partition
-                        self.table.touch(self.following - self.judged())
+                    elif caught:  # read to the end: the stored data is complete as of now
+                        self.table.touch(caught - (self.judged() or set()))
                 await asyncio.sleep(STANDBY_PAUSE_S)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
+    def _wanted(self, everything: set[int]) -> set[int]:
+        judged = self.judged()
+        return set() if judged is None else everything - judged
+
     async def _follow(self, consumer: AIOKafkaConsumer, topic: str, everything: set[int]) -> None:
-        if everything - self.judged() == self.following:
+        if self._wanted(everything) == self.following:
             return
         async with self.lock:
-            want = everything - self.judged()
+            want = self._wanted(everything)
             tps = [TopicPartition(topic, p) for p in sorted(want)]
             consumer.assign(tps)
             if tps:
@@ -195,6 +219,8 @@ class Standby:
 
     def _apply(self, batch: dict[Any, list[Any]]) -> None:
         judged = self.judged()
+        if judged is None:
+            return
         for tp, records in batch.items():
             p = tp.partition
             if p in judged or p not in self.following or not records:
@@ -203,4 +229,4 @@ class Standby:
             floor = stored.offset if stored else 0
             fresh = [r for r in records if r.offset >= floor]
             if fresh:
-                self.table.restored(p, _changes(fresh), fresh[-1].offset + 1)
+                self.table.restored(p, _changes(fresh), fresh[-1].offset + 1, _time(fresh))

@@ -111,7 +111,9 @@ class RocksStore(LocalStore):
         return set(self._meta)
 
     # -- writes -----------------------------------------------------------------------------------
-    def apply(self, changes: Iterable[Change], offsets: Mapping[int, int]) -> None:
+    def apply(
+        self, changes: Iterable[Change], offsets: Mapping[int, int], at: float | None = None
+    ) -> None:
         batch = rocksdict.WriteBatch(raw_mode=True)
         listed = list(changes)
         touched = set(offsets) | {p for _, _, p in listed}
@@ -128,12 +130,12 @@ class RocksStore(LocalStore):
                 batch.delete(full)
             else:
                 batch.put(full, value)
-        at = time.time()
+        when = time.time() if at is None else at
         meta = {}
         for p in touched:
             offset = offsets.get(p, s.offset if (s := self._meta.get(p)) else 0)
-            meta[p] = Stored(offset, at, counts[p])
-            record = {"offset": offset, "at": at, "count": counts[p]}
+            meta[p] = Stored(offset, when, counts[p])
+            record = {"offset": offset, "at": when, "count": counts[p]}
             batch.put(_prefix(p), json.dumps(record).encode(), self._meta_cf)
         self._db.write(batch)
         self._meta.update(meta)

@@ -65,8 +65,11 @@ class LocalStore(ABC):
         """The partitions the store has data (and an offset) for."""
 
     @abstractmethod
-    def apply(self, changes: Iterable[Change], offsets: Mapping[int, int]) -> None:
-        """The changes and the partitions' new offsets, all or nothing."""
+    def apply(
+        self, changes: Iterable[Change], offsets: Mapping[int, int], at: float | None = None
+    ) -> None:
+        """The changes and the partitions' new offsets, all or nothing. `at`: the time the
+        data is known complete as of (the last record's time; by default now)."""
 
     @abstractmethod
     def wipe(self, partition: int) -> None:
@@ -100,7 +103,9 @@ class MemoryStore(LocalStore):
     def partitions(self) -> set[int]:
         return set(self._stored)
 
-    def apply(self, changes: Iterable[Change], offsets: Mapping[int, int]) -> None:
+    def apply(
+        self, changes: Iterable[Change], offsets: Mapping[int, int], at: float | None = None
+    ) -> None:
         counts = {p: s.count for p, s in self._stored.items()}
         touched = set(offsets)
         for key, value, p in changes:
@@ -113,11 +118,11 @@ class MemoryStore(LocalStore):
             if not is_internal_key(key):
                 counts[p] = counts.get(p, 0) + (value is not None) - existed
             touched.add(p)
-        at = time.time()
+        when = time.time() if at is None else at
         for p in touched:
             s = self._stored.get(p)
             offset = offsets.get(p, s.offset if s else 0)
-            self._stored[p] = Stored(offset, at, counts.get(p, 0))
+            self._stored[p] = Stored(offset, when, counts.get(p, 0))
 
     def wipe(self, partition: int) -> None:
         self.data.pop(partition, None)
@@ -201,9 +206,16 @@ class DossierTable(Mapping[bytes, bytes]):
         self.overlay = {}
 
     # -- partitions come and go -------------------------------------------------------------------
-    def restored(self, partition: int, records: list[tuple[bytes, bytes | None]], to: int) -> None:
-        """Changelog records read back (committed ones, in order), up to offset `to`."""
-        self.store.apply([(k, v, partition) for k, v in records], {partition: to})
+    def restored(
+        self,
+        partition: int,
+        records: list[tuple[bytes, bytes | None]],
+        to: int,
+        at: float | None = None,
+    ) -> None:
+        """Changelog records read back (committed ones, in order), up to offset `to`; `at`:
+        the last one's time (None: the changelog was read to its end now)."""
+        self.store.apply([(k, v, partition) for k, v in records], {partition: to}, at)
 
     def revoke(self, partitions: set[int]) -> None:
         """Partitions judged elsewhere now: out of the view. An on-disk store keeps their data,

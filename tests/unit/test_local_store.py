@@ -185,3 +185,15 @@ def test_where_a_restore_reads_from(
     at = 1_000_000.0
     s = None if stored is None else Stored(stored.offset, at, stored.count)
     assert start_offset(s, begin, end, at + age, max_age_s=3_600.0) == expected
+
+
+def test_restored_data_is_as_old_as_its_last_record(make_store: Callable[[], LocalStore]) -> None:
+    # a standby working through an old backlog: the data is complete as of the last record's
+    # time, not as of when it was read (restore.start_offset judges its age by this)
+    table = _table(make_store(), 0)
+    table.restored(0, [(b"A", b"x")], 3, at=1_000.0)
+    stored = table.store.stored(0)
+    assert stored is not None and stored.at == 1_000.0
+    table.restored(0, [], 3)  # read to the end now
+    stored = table.store.stored(0)
+    assert stored is not None and stored.at > 1_000_000_000
