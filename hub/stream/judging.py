@@ -142,9 +142,10 @@ class JudgeLoop:
             self.table.close()
 
     def _reset(self) -> None:
-        # the store holds only what committed: it is kept, and read on from at the next start
+        # the store holds only what committed: on disk it is kept, and read on from at the
+        # next assignment (an in-memory store drops what it held, as for any revoked partition)
         self.table.discard()
-        self.table.active.clear()
+        self.table.revoke(set(self.table.active))
         self.publisher.take()
         self.judge.outbox.clear()
         self.judge.forget_partitions()
