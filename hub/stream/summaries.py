@@ -461,12 +461,15 @@ class SummaryStore:
         """Bring the aggregates to `now` (default: the store's "now"): built at the first
         "now" known, rebuilt if it went backwards (a wall clock set back)."""
         now = self._now_ms() if now is None else now
-        if now is None or not self.loaded:
+        if now is None:
             return
         agg = self.aggregates
         if agg is not None and now >= agg.now:
+            # also while `load` counts: what it adds later is added at the new "now"
             agg.advance(now, self.get)
             return
+        if not self.loaded:
+            return  # `load` builds them
         if agg is not None:
             log.warning("the statistics' now went back (%d < %d): recounting", now, agg.now)
         started = time.monotonic()
@@ -504,8 +507,10 @@ class SummaryStore:
         in code order: from the aggregates' open index, not a scan of the province."""
         self.refresh(ms(now))
         agg = self.aggregates
-        if agg is None or agg.now != ms(now):
+        if agg is None:  # a store never loaded (a report, a test): its few summaries
             return sorted((s for s in self.summaries.values() if s.unit == unit), key=_code)
+        # (the index is at `agg.now`, `now` itself but while a recount waits for `load`: the
+        # caller reads each dossier at `now`)
         found = (self.get(code) for code in agg.open_codes(unit))
         return [s for s in found if s is not None]
 

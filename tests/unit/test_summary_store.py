@@ -16,6 +16,7 @@ from hub.domain.calendar import TZ
 from hub.domain.stats import Summary, ms, unit_stats
 from hub.protocol import clock_key, encode_summary_clock, encode_worker, worker_key
 from hub.settings import Settings, StateStore
+from hub.stream import summaries
 from hub.stream.clock import system_clock
 from hub.stream.summaries import SummaryStore
 from hub.stream.summary_db import StoreLockedError
@@ -169,3 +170,26 @@ def test_a_clean_stop_keeps_the_aggregates_until_the_next_write(tmp_path: Path) 
     assert not third._snapshot
     figures(third, made[1:])
     third.close()
+
+
+def test_a_request_while_the_store_counts_moves_the_count_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web answers while `load` counts (it yields between chunks): a request at a later
+    "now" advances what is counted so far, and the rest is counted at that "now"."""
+    monkeypatch.setattr(summaries, "LOAD_CHUNK", 2)
+    store = make(tmp_path, StateStore.MEMORY)
+    made = fill(store)
+
+    async def counting() -> None:
+        task = asyncio.create_task(store.load())
+        await asyncio.sleep(0)
+        assert not store.loaded and store.aggregates is not None
+        later = NOW + timedelta(days=6)  # past A-5's receipt: the heap moves it
+        store.clocks = {0: ms(later)}
+        store.unit_rows(None, None, later)
+        await task
+
+    asyncio.run(counting())
+    assert store.aggregates is not None and store.aggregates.now == ms(NOW + timedelta(days=6))
+    figures(store, made)
