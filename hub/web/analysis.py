@@ -19,6 +19,7 @@ event loop (a thread) and once per "now" and summary-store version.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,10 +28,16 @@ from faust import web
 
 from hub.domain.audit import findings
 from hub.domain.responsibility import department_rows, officer_rows
+from hub.domain.stats import Summary
 from hub.web import BadRequest, WebContext, period_bounds, text_param
 from hub.web.access import allowed_units, may_see
 from hub.web.cache import TickCache, tick_instant
 from hub.web.trace import iso
+
+# summaries, period start, period end, "now" -> the rows of a view
+Judgement = Callable[
+    [list[Summary], datetime | None, datetime | None, datetime], list[dict[str, Any]]
+]
 
 
 def period_name(params: dict[str, str]) -> str:
@@ -75,8 +82,10 @@ def install_analysis(app: faust.App, ctx: WebContext) -> None:
         # store.read_messages grows with every record the reader applies: the map's version
         return (route, start, end, now, store.read_messages)
 
-    @app.page("/api/responsibility")
-    async def responsibility(self: web.View, request: web.Request) -> web.Response:
+    async def judged(
+        self: web.View, request: web.Request, route: str, judge: Judgement
+    ) -> web.Response | tuple[dict[str, str], datetime | None, list[dict[str, Any]]]:
+        """The request's parameters, its "now" and the rows it may see; or the refusal."""
         try:
             q, now, start, end, unit = request_of(request)
         except BadRequest as exc:
@@ -90,11 +99,23 @@ def install_analysis(app: faust.App, ctx: WebContext) -> None:
 
             async def compute() -> list[dict[str, Any]]:
                 summaries = list(store.summaries.values())  # a snapshot: the reader goes on
-                return await asyncio.to_thread(officer_rows, summaries, ctx.calendar, start, end, t)
+                return await asyncio.to_thread(judge, summaries, start, end, t)
 
             # the snapshot too only on a miss: a hit must not read the whole province
-            rows = await cache.get(key("responsibility", start, end, t), compute)
-        rows = visible(request, unit, rows)
+            rows = await cache.get(key(route, start, end, t), compute)
+        return q, now, visible(request, unit, rows)
+
+    @app.page("/api/responsibility")
+    async def responsibility(self: web.View, request: web.Request) -> web.Response:
+        got = await judged(
+            self,
+            request,
+            "responsibility",
+            lambda summaries, start, end, t: officer_rows(summaries, ctx.calendar, start, end, t),
+        )
+        if not isinstance(got, tuple):
+            return got
+        q, now, rows = got
         body = {
             "as_of": iso(now),
             "period": period_name(q),
@@ -105,25 +126,9 @@ def install_analysis(app: faust.App, ctx: WebContext) -> None:
 
     @app.page("/api/audit")
     async def audit(self: web.View, request: web.Request) -> web.Response:
-        try:
-            q, now, start, end, unit = request_of(request)
-        except BadRequest as exc:
-            return self.json({"error": str(exc)}, status=400)
-        denied = refused(self, request, unit)
-        if denied is not None:
-            return denied
-        listed: list[dict[str, Any]] = []
-        t = now
-        if t is not None:
-
-            async def compute() -> list[dict[str, Any]]:
-                summaries = list(store.summaries.values())
-                return await asyncio.to_thread(findings, summaries, start, end, t)
-
-            listed = await cache.get(key("audit", start, end, t), compute)
-        body = {
-            "as_of": iso(now),
-            "period": period_name(q),
-            "findings": visible(request, unit, listed),
-        }
+        got = await judged(self, request, "audit", findings)
+        if not isinstance(got, tuple):
+            return got
+        q, now, listed = got
+        body = {"as_of": iso(now), "period": period_name(q), "findings": listed}
         return self.json(body, headers=headers(now))
