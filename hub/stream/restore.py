@@ -118,8 +118,8 @@ async def restore(
         starts, ends = await _starts(consumer, table, tps, max_age_s)
         todo = {tp: end for tp, end in ends.items() if end > starts[tp]}
         for tp in tps:
-            if tp not in todo and table.store.stored(tp.partition) is None:
-                table.restored(tp.partition, [], ends[tp])  # an empty partition: read
+            if tp not in todo:  # nothing to read: the store is complete as of now
+                table.restored(tp.partition, [], ends[tp])
         while todo:
             batch = await consumer.getmany(*todo, timeout_ms=500, max_records=RESTORE_RECORDS)
             for tp, records in batch.items():
