@@ -379,6 +379,48 @@ def table(
     return out
 
 
+class PeriodScan:
+    """`unit_stats` over summaries added one at a time, keeping none of them: the periods the
+    aggregates do not answer, over the dossiers received in them (a year of a province is
+    hundreds of thousands of summaries: they must not all be held at once; the caller can
+    yield between them). Names as the aggregates give them, from the period's dossiers."""
+
+    def __init__(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        now: datetime | None,
+        unit: str | None = None,
+    ) -> None:
+        bounds = [ms(t) for t in (end, now) if t is not None]
+        self.as_of = min(bounds) if bounds else 2**62
+        self.lo = ms(start) if start is not None else None
+        self.hi = ms(end) if end is not None else None
+        self.unit = unit
+        self.totals: dict[tuple[str, str], list[int]] = {}
+        self.names: dict[str, Counter[str]] = {}
+
+    def add(self, s: Summary) -> None:
+        if s.received is None or (self.lo is not None and s.received < self.lo):
+            return
+        if (self.hi is not None and s.received >= self.hi) or (
+            self.unit is not None and s.unit != self.unit
+        ):
+            return
+        got = contribution(s, self.as_of)
+        if got is None:
+            return
+        key = (got.unit, got.procedure or "")
+        counts = [got.counts[k] for k in COUNTERS]
+        acc = self.totals.get(key)
+        self.totals[key] = counts if acc is None else list(map(add, acc, counts))
+        if got.unit_name is not None:
+            self.names.setdefault(got.unit, Counter())[got.unit_name] += 1
+
+    def rows(self, by_procedure: bool = False) -> list[dict[str, Any]]:
+        return table(self.totals, by_procedure, lambda code: _most(self.names.get(code)))
+
+
 def scan_rows(
     summaries: Iterable[Summary],
     start: datetime | None,
@@ -388,31 +430,11 @@ def scan_rows(
     by_procedure: bool = False,
     unit: str | None = None,
 ) -> list[dict[str, Any]]:
-    """`unit_stats(summaries, start, end, now, ...)` in one pass that keeps no summary: the
-    periods the aggregates do not answer, over the dossiers received in them (a year of a
-    province is hundreds of thousands of summaries: they must not all be held at once).
-    Names as the aggregates give them, from the period's dossiers."""
-    bounds = [ms(t) for t in (end, now) if t is not None]
-    as_of = min(bounds) if bounds else 2**62
-    lo = ms(start) if start is not None else None
-    hi = ms(end) if end is not None else None
-    totals: dict[tuple[str, str], list[int]] = {}
-    names: dict[str, Counter[str]] = {}
+    """`unit_stats(summaries, start, end, now, ...)` in one pass (`PeriodScan`)."""
+    scan = PeriodScan(start, end, now, unit)
     for s in summaries:
-        if s.received is None or (lo is not None and s.received < lo):
-            continue
-        if (hi is not None and s.received >= hi) or (unit is not None and s.unit != unit):
-            continue
-        got = contribution(s, as_of)
-        if got is None:
-            continue
-        key = (got.unit, got.procedure or "")
-        counts = [got.counts[k] for k in COUNTERS]
-        acc = totals.get(key)
-        totals[key] = counts if acc is None else list(map(add, acc, counts))
-        if got.unit_name is not None:
-            names.setdefault(got.unit, Counter())[got.unit_name] += 1
-    return table(totals, by_procedure, lambda code: _most(names.get(code)))
+        scan.add(s)
+    return scan.rows(by_procedure)
 
 
 def _some(by_pair: dict[int, int], pairs: list[int]) -> Iterator[tuple[int, int]]:

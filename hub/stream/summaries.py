@@ -47,7 +47,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import TypeAdapter
 
-from hub.domain.aggregates import Aggregates, scan_rows
+from hub.domain.aggregates import Aggregates, PeriodScan
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.dossier import DossierFacts
 from hub.domain.stats import Summary, ms, summarize
@@ -138,6 +138,7 @@ _PART = struct.Struct(">H")
 _U64 = struct.Struct(">Q")
 _TRUSTED = TypeAdapter(Summary)  # what the store holds was checked by Summary.loads when read
 LOAD_CHUNK = 5000  # summaries counted between two yields to the event loop at start
+SCAN_CHUNK = 2000  # summaries of a period scanned between two yields
 
 
 def _received_key(received: int, code: str) -> bytes:
@@ -479,7 +480,7 @@ class SummaryStore:
         self.aggregates = agg
         log.info("summary aggregates counted in %.1f s", time.monotonic() - started)
 
-    def unit_rows(
+    async def unit_rows(
         self,
         start: datetime | None,
         end: datetime | None,
@@ -489,7 +490,9 @@ class SummaryStore:
         unit: str | None = None,
     ) -> list[dict[str, Any]]:
         """`unit_stats(every summary, start, end, now, ...)`: from the aggregates when the
-        period ends at or after now on local midnights, else from the period's dossiers."""
+        period ends at or after now on local midnights, else from the period's dossiers, read
+        by the received-time index a chunk at a time (a long period of a province takes
+        seconds: the judge and the reader go on meanwhile, on the same event loop)."""
         if now is not None:
             self.refresh(ms(now))
             if self.aggregates is not None:
@@ -498,9 +501,12 @@ class SummaryStore:
                 )
                 if rows is not None:
                     return rows
-        return scan_rows(
-            self.received_in(start, end), start, end, now, by_procedure=by_procedure, unit=unit
-        )
+        scan = PeriodScan(start, end, now, unit)
+        for n, summary in enumerate(self.received_in(start, end), 1):
+            scan.add(summary)
+            if n % SCAN_CHUNK == 0:
+                await asyncio.sleep(0)
+        return scan.rows(by_procedure)
 
     def open_summaries(self, unit: str, now: datetime) -> list[Summary]:
         """The unit's dossiers received and not closed at `now` (and some not received yet),

@@ -268,9 +268,9 @@ def install(app: faust.App, ctx: WebContext) -> None:
         except BadRequest as exc:
             return bad(self, exc)
 
-        def compute() -> list[dict[str, Any]]:
+        async def compute() -> list[dict[str, Any]]:
             # the maintained aggregates (hub/domain/aggregates.py), not a walk of every summary
-            return store.unit_rows(start, end, now, by_procedure=by_procedure)
+            return await store.unit_rows(start, end, now, by_procedure=by_procedure)
 
         # every unit's rows, cached once for all scopes; each request keeps its own units
         rows = await cache.get(cache_key("units", q, now), compute)
@@ -296,10 +296,10 @@ def install(app: faust.App, ctx: WebContext) -> None:
         )
         return self.json(body, headers=headers(now))
 
-    def unit_detail(
+    async def unit_detail(
         unit: str, start: datetime | None, end: datetime | None, now: datetime | None
     ) -> dict[str, Any]:
-        rows = store.unit_rows(start, end, now, by_procedure=True, unit=unit)
+        rows = await store.unit_rows(start, end, now, by_procedure=True, unit=unit)
         late: list[dict[str, Any]] = []
         # before the first clock record there is no "now" to be late at: no late list yet
         t = ms(now) if now is not None else 0
