@@ -104,6 +104,7 @@ def test_a_restarted_worker_resumes_from_its_stored_positions(tmp_path: Path) ->
             again = serving(worker, port, len(made))
             # the 80 records since, and the worker entries of its own (every 10 s): not 1 500
             assert 80 <= again["messages_read"] < 200
+            assert worker.logged(" dossiers restored in ")  # the aggregates of the clean stop
             check(port, made, now)
             worker.popen.send_signal(signal.SIGKILL)
             worker.popen.wait(10)
@@ -113,4 +114,5 @@ def test_a_restarted_worker_resumes_from_its_stored_positions(tmp_path: Path) ->
         with testing.running_worker(env, tmp_path / "w0.log") as worker:
             killed = serving(worker, port, len(made))
             assert killed["messages_read"] < 100  # a kill -9 loses no stored position
+            assert worker.logged(" dossiers counted in ")  # no saved aggregates: counted
             check(port, made, now)
