@@ -10,20 +10,32 @@ consumer's generation and member id, and the coordinator refuses a stale one
 `install()` (hub/service.py) replaces aiokafka's handler of that request with one that sends v3
 when the broker takes it and the producer was `stamp()`ed with its consumer's group; the rest
 of aiokafka's behaviour is kept. It refuses an aiokafka it was not checked against.
+
+The other half of KIP-447: a partition's new owner must not start from the committed offset
+while a transaction holding offsets for it is still open (its old owner stalled between
+sending the offsets and committing: once it wakes and commits, both would have done the same
+batch). aiokafka fetches committed offsets with OffsetFetch v3, which answers at once. From v7
+the request can ask for stable offsets (`require_stable`): the coordinator then answers
+UNSTABLE_OFFSET_COMMIT while such a transaction is pending, and the fetch is retried until it
+commits or aborts (at the latest the transaction timeout later). `install()` replaces aiokafka's
+fetch with one that does so.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 import aiokafka
 from aiokafka import errors as Errors
+from aiokafka.consumer import group_coordinator
 from aiokafka.producer import sender as aiokafka_sender
 from aiokafka.protocol.api import Request, RequestStruct, Response
+from aiokafka.protocol.commit import OffsetFetchRequest_v3
 from aiokafka.protocol.transaction import TxnOffsetCommitRequest_v0
 from aiokafka.protocol.types import (
+    Boolean,
     CompactArray,
     CompactString,
     Int16,
@@ -32,6 +44,7 @@ from aiokafka.protocol.types import (
     Schema,
     TaggedFields,
 )
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from hub.errors import ConfigError
 
@@ -198,8 +211,136 @@ def stamp(producer: Any, member: Membership) -> None:
     setattr(producer._txn_manager, _GROUP, member)
 
 
+# -- stable committed offsets (OffsetFetch v7, require_stable) ----------------------------------
+
+
+class UnstableOffsetCommitError(Errors.KafkaError):  # type: ignore[misc]
+    """A transaction holding offsets for the partition is still open: ask again."""
+
+    errno = 88
+    message = "UNSTABLE_OFFSET_COMMIT"
+    retriable = True
+
+
+class OffsetFetchResponse_v7(Response):  # type: ignore[misc]
+    API_KEY = 9
+    API_VERSION = 7
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        (
+            "topics",
+            CompactArray(
+                ("topic", CompactString("utf-8")),
+                (
+                    "partitions",
+                    CompactArray(
+                        ("partition", Int32),
+                        ("offset", Int64),
+                        ("leader_epoch", Int32),
+                        ("metadata", CompactString("utf-8")),
+                        ("error_code", Int16),
+                        ("tags", TaggedFields),
+                    ),
+                ),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("error_code", Int16),
+        ("tags", TaggedFields),
+    )
+
+
+class OffsetFetchRequest_v7(RequestStruct):  # type: ignore[misc]
+    FLEXIBLE_VERSION = True
+    API_KEY = 9
+    API_VERSION = 7
+    RESPONSE_TYPE = OffsetFetchResponse_v7
+    SCHEMA = Schema(
+        ("group_id", CompactString("utf-8")),
+        (
+            "topics",
+            CompactArray(
+                ("topic", CompactString("utf-8")),
+                ("partitions", CompactArray(Int32)),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("require_stable", Boolean),
+        ("tags", TaggedFields),
+    )
+
+
+class StableOffsetFetchRequest(
+    Request[OffsetFetchRequest_v3 | OffsetFetchRequest_v7]  # type: ignore[misc]
+):
+    """v7 asking for stable offsets when the broker takes it, else aiokafka's v3."""
+
+    API_KEY = 9
+
+    def __init__(self, group_id: str, topics: list[tuple[str, list[int]]]) -> None:
+        self._group_id = group_id
+        self._topics = topics
+
+    def build(self, request_struct_class: type[Any]) -> Any:
+        if request_struct_class is OffsetFetchRequest_v7:
+            no_tags: dict[int, bytes] = {}
+            topics = [(topic, parts, no_tags) for topic, parts in self._topics]
+            return request_struct_class(self._group_id, topics, True, no_tags)
+        return request_struct_class(self._group_id, self._topics)
+
+
+_UNKNOWN_OFFSET = -1
+
+
+async def _fetch_stable_offsets(
+    self: Any, partitions: list[TopicPartition]
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    """aiokafka's `GroupCoordinator._do_fetch_commit_offsets`, on the request above: the same
+    handling of every answer, and UNSTABLE_OFFSET_COMMIT retried as aiokafka retries a group
+    still loading."""
+    by_topic: dict[str, list[int]] = collections.defaultdict(list)
+    for tp in partitions:
+        by_topic[tp.topic].append(tp.partition)
+    response = await self._send_req(StableOffsetFetchRequest(self.group_id, list(by_topic.items())))
+    if response.API_VERSION >= 7 and response.error_code:
+        _raise_fetch_error(self, response.error_code, None)
+    offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+    for topic, topic_partitions, *_ in response.topics:
+        for row in topic_partitions:
+            if response.API_VERSION >= 7:
+                partition, offset, _epoch, metadata, error_code, _tags = row
+            else:
+                partition, offset, metadata, error_code = row
+            tp = TopicPartition(topic, partition)
+            if error_code:
+                if Errors.for_code(error_code) is Errors.UnknownTopicOrPartitionError:
+                    log.warning("OffsetFetchRequest -- unknown topic %s", topic)
+                    continue
+                _raise_fetch_error(self, error_code, tp)
+            if offset != _UNKNOWN_OFFSET:
+                offsets[tp] = OffsetAndMetadata(offset, metadata or "")
+    return offsets
+
+
+def _raise_fetch_error(self: Any, code: int, tp: TopicPartition | None) -> NoReturn:
+    if code == UnstableOffsetCommitError.errno:
+        log.info("offsets of %s held by an open transaction: asking again", tp or "the group")
+        raise UnstableOffsetCommitError(f"{self.group_id} {tp}")
+    error_type = Errors.for_code(code)
+    if error_type is Errors.GroupLoadInProgressError:
+        raise error_type()
+    if error_type is Errors.NotCoordinatorForGroupError:
+        self.coordinator_dead()
+        raise error_type()
+    if error_type is Errors.GroupAuthorizationFailedError:
+        raise error_type(self.group_id)
+    log.error("Unknown error fetching offsets for %s: %s", tp, error_type.__name__)
+    raise Errors.KafkaError(repr(error_type()))
+
+
 def install() -> None:
-    """Use the fenced handler in aiokafka's sender; idempotent."""
+    """Use the fenced handler in aiokafka's sender and the stable offset fetch in its group
+    coordinator; idempotent."""
     version = str(getattr(aiokafka, "__version__", "?"))
     if not version.startswith(SUPPORTED):
         raise ConfigError(
@@ -207,7 +348,11 @@ def install() -> None:
             f"against ({', '.join(v + 'x' for v in SUPPORTED)}): see hub/stream/fencing.py"
         )
     aiokafka_sender.TxnOffsetCommitHandler = FencedTxnOffsetCommitHandler
+    group_coordinator.GroupCoordinator._do_fetch_commit_offsets = _fetch_stable_offsets
 
 
 def installed() -> bool:
-    return aiokafka_sender.TxnOffsetCommitHandler is FencedTxnOffsetCommitHandler
+    return (
+        aiokafka_sender.TxnOffsetCommitHandler is FencedTxnOffsetCommitHandler
+        and group_coordinator.GroupCoordinator._do_fetch_commit_offsets is _fetch_stable_offsets
+    )
