@@ -5,7 +5,9 @@ only: source, reason, type, state, unit (the receiving units of the unit list,
 MOTCUA_UNITS_FILE: a few hundred per province; any other unit is `other`, hub/metrics.UnitLabels),
 topic and partition. Never a dossier code or a person.
 
-Computed at scrape time from what the worker already holds:
+Counted every 15 s by a timer of the worker, a chunk of summaries at a time (a pass over a
+province's summaries takes seconds, which a scrape must not hold the event loop for); a scrape
+answers from the last count at once (without a timer, as in a test, it counts at the scrape):
 - `motcua_open_dossiers{unit,state}` and `motcua_open_alerts{type,unit}`: over the dossier
   summaries of the partitions *this worker judges* (hub/stream/summaries.py), as of the hub's
   "now"; so `sum without(instance)` across workers is the province, with no double counting;
@@ -22,26 +24,29 @@ Sampled every few seconds by a timer (the consumer's positions are asynchronous)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from hub.domain.stats import ms
+from hub.domain.stats import Summary, ms
 from hub.metrics import UnitLabels
 from hub.protocol import is_internal_key
 from hub.stream.summaries import SummaryStore
 
 log = logging.getLogger(__name__)
+REFRESH_CHUNK = 2000  # summaries counted between two yields to the event loop
 
 
 class StateCollector(Collector):
-    """The state gauges, computed at scrape time from one worker's summary map and table."""
+    """The state gauges, from one worker's summary map and table (see the module's text)."""
 
     def __init__(
         self,
@@ -55,6 +60,7 @@ class StateCollector(Collector):
         self.owned_partitions = owned_partitions
         # read when the worker is built, before Kafka: a bad unit list stops it at once
         self.unit_label = UnitLabels.from_file(store.settings.units_file)
+        self._snapshot: Tallies | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         dossiers = GaugeMetricFamily(
@@ -105,35 +111,15 @@ class StateCollector(Collector):
         audit: GaugeMetricFamily,
     ) -> None:
         store = self.store
-        as_of: datetime | None = store.as_of()
-        owned = self.owned_partitions()
-        states: Tally[tuple[str, str]] = Tally()
-        opened: Tally[tuple[str, str]] = Tally()
-        unknown: Tally[str] = Tally({"no_code": 0, "not_in_catalogue": 0})
-        found: Tally[tuple[str, str]] = Tally()
-        if as_of is not None:
-            t = ms(as_of)
-            for s in store.in_partitions(owned):  # one pass, only these partitions decoded
-                if s.received is not None and s.received <= t and not s.in_catalog:
-                    unknown["no_code" if s.procedure is None else "not_in_catalogue"] += 1
-                unit = self.unit_label(s.unit)
-                for kind in s.open_alerts(t):
-                    opened[(kind, unit)] += 1
-                for x in s.findings:
-                    if x.at <= t:
-                        found[(x.kind, unit)] += 1
-                if not s.is_open(t):
-                    continue
-                states[(unit, "past_due" if s.past_due(t) else "within_due")] += 1
-                if s.is_paused(t):
-                    states[(unit, "paused")] += 1
-        for (unit, state), n in sorted(states.items()):
+        # a refresher's last tallies; none running (a test, a tool): counted at the scrape
+        tally = self._snapshot if self._snapshot is not None else self._count_now()
+        for (unit, state), n in sorted(tally.states.items()):
             dossiers.add_metric([unit, state], n)
-        for (kind, unit), n in sorted(opened.items()):
+        for (kind, unit), n in sorted(tally.opened.items()):
             alerts.add_metric([kind, unit], n)
-        for reason, n in sorted(unknown.items()):
+        for reason, n in sorted(tally.unknown.items()):
             missing.add_metric([reason], n)
-        for (kind, unit), n in sorted(found.items()):
+        for (kind, unit), n in sorted(tally.found.items()):
             audit.add_metric([kind, unit], n)
         keys = self.table_keys()
         table_size = (
@@ -141,6 +127,56 @@ class StateCollector(Collector):
         )
         tables.add_metric(["dossiers"], table_size)
         tables.add_metric(["summaries"], len(store.summaries))
+
+    def _count_now(self) -> Tallies:
+        tally = Tallies()
+        as_of: datetime | None = self.store.as_of()
+        if as_of is not None:
+            t = ms(as_of)
+            for s in self.store.in_partitions(self.owned_partitions()):  # only these decoded
+                self._count(tally, s, t)
+        return tally
+
+    async def refresh(self) -> None:
+        """Count the gauges afresh, a chunk of summaries at a time so that the stages run in
+        between; scrapes then answer from these counts at once. Run by the worker's timer: at a
+        province's size a pass takes seconds, which a scrape must not hold the loop for."""
+        tally = Tallies()
+        as_of: datetime | None = self.store.as_of()
+        if as_of is not None:
+            t = ms(as_of)
+            for n, s in enumerate(self.store.in_partitions(self.owned_partitions()), start=1):
+                self._count(tally, s, t)
+                if n % REFRESH_CHUNK == 0:
+                    await asyncio.sleep(0)
+        self._snapshot = tally
+
+    def _count(self, tally: Tallies, s: Summary, t: int) -> None:
+        if s.received is not None and s.received <= t and not s.in_catalog:
+            tally.unknown["no_code" if s.procedure is None else "not_in_catalogue"] += 1
+        unit = self.unit_label(s.unit)
+        for kind in s.open_alerts(t):
+            tally.opened[(kind, unit)] += 1
+        for x in s.findings:
+            if x.at <= t:
+                tally.found[(x.kind, unit)] += 1
+        if not s.is_open(t):
+            return
+        tally.states[(unit, "past_due" if s.past_due(t) else "within_due")] += 1
+        if s.is_paused(t):
+            tally.states[(unit, "paused")] += 1
+
+
+@dataclass
+class Tallies:
+    """The state gauges' counts over one pass of this worker's summaries."""
+
+    states: Tally[tuple[str, str]] = field(default_factory=Tally)
+    opened: Tally[tuple[str, str]] = field(default_factory=Tally)
+    unknown: Tally[str] = field(
+        default_factory=lambda: Tally({"no_code": 0, "not_in_catalogue": 0})
+    )
+    found: Tally[tuple[str, str]] = field(default_factory=Tally)
 
 
 class LagSampler:

@@ -34,6 +34,9 @@ from hub.stream.summaries import SummaryPublisher, SummaryStore
 
 log = logging.getLogger(__name__)
 LAG_SAMPLE_S = 5.0
+# the state gauges counted afresh: a pass over this worker's summaries, seconds at a province's
+# size, so not at each scrape (which answers from the last count at once)
+STATE_COUNT_S = 15.0
 
 
 class Service:
@@ -62,6 +65,7 @@ class Service:
         app = self.stream.app
         app.task(self._read_summaries)
         app.timer(LAG_SAMPLE_S, name="metrics-sample")(self._sample_lag)
+        app.timer(STATE_COUNT_S, name="state-metrics")(self._count_state)
         web.install(
             app,
             web.WebContext(
@@ -88,6 +92,12 @@ class Service:
 
     async def _read_summaries(self) -> None:
         await self.store.run()
+
+    async def _count_state(self) -> None:
+        try:
+            await self.collector.refresh()
+        except Exception:  # a raising faust timer stops the whole worker; a metric must not
+            log.exception("counting the state gauges failed")
 
     async def _sample_lag(self) -> None:
         try:

@@ -246,3 +246,23 @@ def test_the_audit_gauge_counts_findings_per_kind_and_unit_of_this_workers_parti
     )
     store.clocks[0] = ms(t("09/11 08:59"))  # the pause's time has not come yet
     assert get("motcua_audit_findings", {"kind": "PAUSE_AFTER_DUE", "unit": UNIT}) is None
+
+
+async def test_a_worker_scrape_answers_from_the_last_count_of_its_refresher() -> None:
+    """At a province's size a pass over the summaries takes seconds: the worker's timer counts
+    (hub/service.py, StateCollector.refresh) and a scrape answers from that count at once."""
+    metrics = HubMetrics()
+    store = SummaryStore(Settings(clock="event"), system_clock, metrics)
+    late = [snapshot("03/11 08:30", due="05/11 17:00"), apology("06/11 08:00")]
+    store.apply(0, CODE.encode(), summary(*late).dumps())
+    store.clocks[0] = ms(t("09/11 12:00"))
+    collector = StateCollector(store, lambda: [], lambda: {0})
+    metrics.registry.register(collector)
+    get = metrics.registry.get_sample_value
+    key = {"kind": "APOLOGY_AFTER_DUE", "unit": UNIT}
+    await collector.refresh()
+    assert get("motcua_audit_findings", key) == 1
+    store.clocks[0] = ms(t("05/11 12:00"))  # before the apology: not counted until the next pass
+    assert get("motcua_audit_findings", key) == 1
+    await collector.refresh()
+    assert get("motcua_audit_findings", key) is None
