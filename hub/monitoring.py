@@ -5,9 +5,10 @@ only: source, reason, type, state, unit (the receiving units of the unit list,
 MOTCUA_UNITS_FILE: a few hundred per province; any other unit is `other`, hub/metrics.UnitLabels),
 topic and partition. Never a dossier code or a person.
 
-Counted every 15 s by a timer of the worker, a chunk of summaries at a time (a pass over a
-province's summaries takes seconds, which a scrape must not hold the event loop for); a scrape
-answers from the last count at once (without a timer, as in a test, it counts at the scrape):
+Counted at the scrape while the province holds at most 20 000 dossiers; past that, every 15 s
+by a timer of the worker, a chunk of summaries at a time (a pass over a province's summaries
+takes seconds, which a scrape must not hold the event loop for), and a scrape answers from the
+last count at once:
 - `motcua_open_dossiers{unit,state}` and `motcua_open_alerts{type,unit}`: over the dossier
   summaries of the partitions *this worker judges* (hub/stream/summaries.py), as of the hub's
   "now"; so `sum without(instance)` across workers is the province, with no double counting;
@@ -43,6 +44,7 @@ from hub.stream.summaries import SummaryStore
 
 log = logging.getLogger(__name__)
 REFRESH_CHUNK = 2000  # summaries counted between two yields to the event loop
+SCRAPE_COUNT_MAX = 20_000  # summaries up to which a scrape counts them itself
 
 
 class StateCollector(Collector):
@@ -111,8 +113,10 @@ class StateCollector(Collector):
         audit: GaugeMetricFamily,
     ) -> None:
         store = self.store
-        # a refresher's last tallies; none running (a test, a tool): counted at the scrape
-        tally = self._snapshot if self._snapshot is not None else self._count_now()
+        # a small province is counted at the scrape (fresh, well under 0.1 s); a large one
+        # answers from the refresher's last tallies
+        fresh = self._snapshot is None or len(store.summaries) <= SCRAPE_COUNT_MAX
+        tally = self._count_now() if fresh or self._snapshot is None else self._snapshot
         for (unit, state), n in sorted(tally.states.items()):
             dossiers.add_metric([unit, state], n)
         for (kind, unit), n in sorted(tally.opened.items()):
@@ -141,6 +145,9 @@ class StateCollector(Collector):
         """Count the gauges afresh, a chunk of summaries at a time so that the stages run in
         between; scrapes then answer from these counts at once. Run by the worker's timer: at a
         province's size a pass takes seconds, which a scrape must not hold the loop for."""
+        if len(self.store.summaries) <= SCRAPE_COUNT_MAX:
+            self._snapshot = None  # counted at each scrape
+            return
         tally = Tallies()
         as_of: datetime | None = self.store.as_of()
         if as_of is not None:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from hub import monitoring
 from hub.domain.audit import findings
 from hub.domain.calendar import to_local
 from hub.domain.events import DossierEvent, EventKind
@@ -248,9 +249,12 @@ def test_the_audit_gauge_counts_findings_per_kind_and_unit_of_this_workers_parti
     assert get("motcua_audit_findings", {"kind": "PAUSE_AFTER_DUE", "unit": UNIT}) is None
 
 
-async def test_a_worker_scrape_answers_from_the_last_count_of_its_refresher() -> None:
+async def test_a_worker_scrape_answers_from_the_last_count_of_its_refresher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """At a province's size a pass over the summaries takes seconds: the worker's timer counts
     (hub/service.py, StateCollector.refresh) and a scrape answers from that count at once."""
+    monkeypatch.setattr(monitoring, "SCRAPE_COUNT_MAX", 0)  # a "large" province of one
     metrics = HubMetrics()
     store = SummaryStore(Settings(clock="event"), system_clock, metrics)
     late = [snapshot("03/11 08:30", due="05/11 17:00"), apology("06/11 08:00")]
@@ -266,3 +270,7 @@ async def test_a_worker_scrape_answers_from_the_last_count_of_its_refresher() ->
     assert get("motcua_audit_findings", key) == 1
     await collector.refresh()
     assert get("motcua_audit_findings", key) is None
+    monkeypatch.setattr(monitoring, "SCRAPE_COUNT_MAX", 20_000)  # small: counted at the scrape
+    await collector.refresh()
+    store.clocks[0] = ms(t("09/11 12:00"))
+    assert get("motcua_audit_findings", key) == 1
