@@ -18,8 +18,7 @@ event loop (a thread) and once per "now" and summary-store version.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -32,11 +31,12 @@ from hub.domain.stats import Summary
 from hub.web import BadRequest, WebContext, period_bounds, text_param
 from hub.web.access import allowed_units, may_see
 from hub.web.cache import TickCache, tick_instant
+from hub.web.streamed import judge_streamed
 from hub.web.trace import iso
 
-# summaries, period start, period end, "now" -> the rows of a view
+# summaries (one pass), period start, period end, "now" -> the rows of a view
 Judgement = Callable[
-    [list[Summary], datetime | None, datetime | None, datetime], list[dict[str, Any]]
+    [Iterable[Summary], datetime | None, datetime | None, datetime], list[dict[str, Any]]
 ]
 
 
@@ -98,10 +98,12 @@ def install_analysis(app: faust.App, ctx: WebContext) -> None:
         if t is not None:
 
             async def compute() -> list[dict[str, Any]]:
-                summaries = list(store.summaries.values())  # a snapshot: the reader goes on
-                return await asyncio.to_thread(judge, summaries, start, end, t)
+                # read on the loop a chunk at a time, judged in a thread, never all held
+                return await judge_streamed(
+                    store.summaries.values(), lambda summaries: judge(summaries, start, end, t)
+                )
 
-            # the snapshot too only on a miss: a hit must not read the whole province
+            # only on a miss: a hit must not read the whole province
             rows = await cache.get(key(route, start, end, t), compute)
         return q, now, visible(request, unit, rows)
 
