@@ -226,8 +226,7 @@ class Intake:
             self.consumer = consumer
             try:
                 while True:
-                    batches = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
-                    member = fencing.membership_or_none(consumer)  # the one it was read in
+                    batches, member = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
                     if member is None:
                         # read as it was dropped from the group: not ours to commit; the
                         # partitions' positions go back to the committed offsets as it rejoins
@@ -249,6 +248,11 @@ class Intake:
         member: fencing.Membership | None,
     ) -> None:
         async with self._batch:
+            if batches and fencing.membership_or_none(consumer) != member:
+                # a rebalance came first (its listener held the lock): the assignment the batch
+                # was read in is gone, and its partitions are read again from their committed
+                # offsets, here or by their new owner; its offsets would be refused anyway
+                batches = {}
             if batches:
                 await producer.begin_transaction()
                 try:

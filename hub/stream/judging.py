@@ -192,8 +192,7 @@ class JudgeLoop:
                 standby = asyncio.create_task(self._run_standby(follow), name="judge-standby")
             try:
                 while True:
-                    batches = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
-                    member = fencing.membership_or_none(consumer)  # the one it was read in
+                    batches, member = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
                     if batches and member is not None:
                         # a stop waits for the batch in hand: its transaction commits or aborts
                         await asyncio.shield(self._locked(producer, member, batches))
@@ -233,6 +232,11 @@ class JudgeLoop:
         async with self._batch:
             if self._failed is not None:
                 raise RuntimeError("a partition's state could not be restored") from self._failed
+            if self.consumer is None or fencing.membership_or_none(self.consumer) != member:
+                # a rebalance came first (its listeners held the lock): the assignment the batch
+                # was read in is gone, and its partitions are read again from their committed
+                # offsets, here or by their new owner; its offsets would be refused anyway
+                return
             await self._process(producer, member, batches)
 
     async def _process(
