@@ -69,7 +69,7 @@ class RocksStore(LocalStore):
     def __init__(self, path: Path, cache_mb: int = 64) -> None:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock(path.parent / f"{path.name}.lock")
+        self._lock = lock_directory(path.parent / f"{path.name}.lock")
         try:
             self._db = rocksdict.Rdict(
                 str(path),
@@ -167,7 +167,9 @@ class RocksStore(LocalStore):
         self._lock.close()
 
 
-def _lock(path: Path) -> IO[Any]:
+def lock_directory(path: Path, what: str = "the local store") -> IO[Any]:
+    """An exclusive lock on a store's directory, held while the returned file is open; it
+    names the process holding it, for the message another one gets."""
     handle = path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -176,8 +178,8 @@ def _lock(path: Path) -> IO[Any]:
         holder = handle.read().strip() or "another process"
         handle.close()
         raise StoreLockedError(
-            f"the local store {path.with_suffix('')} is in use by {holder}: every worker needs "
-            "a directory of its own (MOTCUA_DATA_DIR, MOTCUA_INSTANCE_ID, MOTCUA_WEB_PORT)"
+            f"{what} {path.with_suffix('')} is in use by {holder}: every worker needs a "
+            "directory of its own (MOTCUA_DATA_DIR, MOTCUA_INSTANCE_ID, MOTCUA_WEB_PORT)"
         ) from None
     handle.seek(0)
     handle.truncate()

@@ -10,20 +10,15 @@ summaries`, locked so that two workers never share it; the memory one is for tes
 from __future__ import annotations
 
 import bisect
-import contextlib
-import fcntl
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Protocol
 
 import rocksdict
 
-from hub.errors import StopError
+from hub.stream.rocks import StoreLockedError, lock_directory
 
-
-class StoreLockedError(StopError):
-    """Another process holds the summary store's directory."""
+__all__ = ["StoreLockedError"]  # raised when the directory is in use
 
 
 class OrderedKV(Protocol):
@@ -99,7 +94,7 @@ class RocksKV:
     def __init__(self, path: Path, cache_mb: int = 64) -> None:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock(path.parent / f"{path.name}.lock")
+        self._lock = lock_directory(path.parent / f"{path.name}.lock", "the summary store")
         try:
             self._db = rocksdict.Rdict(str(path), _options(cache_mb))
         except Exception:
@@ -137,23 +132,3 @@ class RocksKV:
             return
         self._db.close()
         self._lock.close()
-
-
-def _lock(path: Path) -> IO[Any]:
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise StoreLockedError(
-            f"the summary store {path.with_suffix('')} is in use by another process: every "
-            "worker needs a directory of its own (MOTCUA_DATA_DIR, MOTCUA_INSTANCE_ID, "
-            "MOTCUA_WEB_PORT)"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}\n")
-    handle.flush()
-    with contextlib.suppress(OSError):
-        os.fsync(handle.fileno())
-    return handle
