@@ -180,9 +180,34 @@ def page(fed: Cluster) -> Iterator[Any]:
 
 
 def _until(driver: Any, check: Any, timeout: float = 30) -> Any:
+    """Wait for `check`, trying again when the page re-rendered an element under it."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(check)
+    return WebDriverWait(
+        driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(check)
+
+
+def _click_unit_link(driver: Any, unit: str) -> None:
+    """Click a unit's responsibility link, again if the table's refresh replaced the row."""
+
+    def click(d: Any) -> bool:
+        d.find_element("css selector", f'#units tr[data-unit="{unit}"] a.resp-link').click()
+        return True
+
+    _until(driver, click)
+
+
+def _unit_rows(driver: Any) -> list[dict[str, str]]:
+    """The units table read in one script: its refresh replaces rows, so elements go stale."""
+    rows: list[dict[str, str]] = driver.execute_script(
+        """return [...document.querySelectorAll('#units tbody tr')].map(tr => ({
+            unit: tr.dataset.unit || '',
+            text: tr.innerText,
+            received: (tr.querySelector('td[data-key=received]') || {}).innerText || ''}))"""
+    )
+    return rows
 
 
 def _clean(driver: Any) -> None:
@@ -249,7 +274,7 @@ def test_responsibility_view_from_a_unit_row_to_a_trace(fed: Cluster, page: Any)
     unit = api["rows"][0]["unit"]  # the most overrun holder's unit
     want_rows = [r for r in api["rows"] if r["unit"] == unit]
     want_depts = [r for r in api["departments"] if r["unit"] == unit]
-    page.find_element("css selector", f'#units tr[data-unit="{unit}"] a.resp-link').click()
+    _click_unit_link(page, unit)
     _until(page, lambda d: d.find_elements("css selector", "#resp-officers tr.officer-row"))
     _in_view(page, "#resp")
     assert not page.find_element("id", "drill").is_displayed()  # the link is not the row
@@ -354,7 +379,7 @@ def test_audit_view_and_the_traces_findings(fed: Cluster, page: Any) -> None:
 @chromium
 def test_period_picker_takes_dd_mm_yyyy(fed: Cluster, page: Any) -> None:
     w = fed.workers[0]
-    before = [tr.text for tr in page.find_elements("css selector", "#units tbody tr")]
+    before = [r["text"] for r in _unit_rows(page)]
     cases = [  # from, to, the field marked wrong (None: both empty, only the message)
         ("31/02/2026", "", "from"),
         ("2026-11-01", "", "from"),
@@ -372,7 +397,7 @@ def test_period_picker_takes_dd_mm_yyyy(fed: Cluster, page: Any) -> None:
         for field in ("from", "to"):
             marked = "invalid" in (page.find_element("id", field).get_attribute("class") or "")
             assert marked == (field == wrong), (start, end, field)
-        assert [tr.text for tr in page.find_elements("css selector", "#units tbody tr")] == before
+        assert [r["text"] for r in _unit_rows(page)] == before
     for field, value in (("from", "01/11/2026"), ("to", "30/11/2026")):
         box = page.find_element("id", field)
         box.clear()
@@ -382,12 +407,7 @@ def test_period_picker_takes_dd_mm_yyyy(fed: Cluster, page: Any) -> None:
     weeks = w.json("/api/weekly?from=2026-11-01&to=2026-11-30")["weeks"]
 
     def shown() -> bool:
-        got = {
-            tr.get_attribute("data-unit"): tr.find_element(
-                "css selector", "td[data-key=received]"
-            ).text
-            for tr in page.find_elements("css selector", "#units tbody tr")
-        }
+        got = {r["unit"]: r["received"] for r in _unit_rows(page)}
         return got == {r["unit_code"]: str(r["received"]) for r in want}
 
     _until(page, lambda d: shown())
@@ -402,7 +422,7 @@ def test_period_picker_takes_dd_mm_yyyy(fed: Cluster, page: Any) -> None:
     )
     # the responsibility view follows the period
     unit = next(r["unit_code"] for r in want)
-    page.find_element("css selector", f'#units tr[data-unit="{unit}"] a.resp-link').click()
+    _click_unit_link(page, unit)
     _until(page, lambda d: "01/11/2026" in d.find_element("id", "resp-period").text)
     page.save_screenshot(str(OUTPUT / "period-picker.png"))
     page.find_element("css selector", "#resp > button.close").click()
