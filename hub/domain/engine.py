@@ -43,6 +43,8 @@ class Evaluation:
     alerts: list[Alert] = field(default_factory=list)
     next_wake: datetime | None = None
     facts: DossierFacts | None = None
+    # the rules' timeline of `facts` (the summary reads it too, rather than run the rules again)
+    transitions: list[Transition] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Engine:
         """
         facts = self.facts(code, events)
         transitions = timeline(facts, self.calendar, self.grace_working_days)
-        out = Evaluation(facts=facts)
+        out = Evaluation(facts=facts, transitions=transitions)
         if now is None:
             out.next_wake = transitions[0].condition_at if transitions else None
             return out

@@ -38,6 +38,7 @@ from hub.domain.alerts import Alert
 from hub.domain.dossier import DossierFacts
 from hub.domain.engine import Engine
 from hub.domain.events import DossierEvent, Source
+from hub.domain.rules import Transition
 from hub.domain.watermark import Watermark, parse_mark
 from hub.metrics import HubMetrics
 from hub.protocol import (
@@ -84,8 +85,9 @@ class Judge:
     _bounds: dict[int, tuple[int, bytes] | None] = field(default_factory=dict)
     _now: dict[int, int] = field(default_factory=dict)
     _marks: dict[int, Watermark] = field(default_factory=dict)
-    # called with each evaluation's facts (hub/stream/summaries.py publishes the summaries)
-    on_facts: Callable[[bytes, DossierFacts], None] | None = None
+    # called with each evaluation's facts and timeline (hub/stream/summaries.py publishes the
+    # summaries)
+    on_facts: Callable[[bytes, DossierFacts, list[Transition]], None] | None = None
     # (key, value, kind) records for hub.dossier.events: claims, withdrawals, forwarded events
     outbox: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
     # writes a table value (None: delete) to its partition; None: write `table` directly, at once
@@ -434,7 +436,7 @@ class Judge:
         if expires is not None and wake is None:
             if now is not None and now >= expires and state.owner is None:
                 self._expire(key, state.partition)
-                return self._alerts(key, result.alerts, facts)
+                return self._alerts(key, result.alerts, facts, result.transitions)
             wake = expires
         # the index holds an entry per (wake-up, dossier): one already there is not pushed again
         # (each evaluation would otherwise add one, and stray records could grow it at will)
@@ -443,9 +445,15 @@ class Judge:
         self._save(key, state, state.partition)
         if pushed and wake is not None:
             self._push(state.partition, wake, key)
-        return self._alerts(key, result.alerts, facts)
+        return self._alerts(key, result.alerts, facts, result.transitions)
 
-    def _alerts(self, key: bytes, alerts: list[Alert], facts: DossierFacts | None) -> list[Alert]:
+    def _alerts(
+        self,
+        key: bytes,
+        alerts: list[Alert],
+        facts: DossierFacts | None,
+        transitions: list[Transition],
+    ) -> list[Alert]:
         # tax events never start a dossier: held until another system reports it (rules.md §5)
         if facts is not None and facts.events and all(e.source is Source.TAX for e in facts.events):
             self._tax_only.add(key)
@@ -455,7 +463,7 @@ class Judge:
         for alert in alerts:
             self.metrics.alerts.labels(alert.type.value, alert.state.value).inc()
         if self.on_facts is not None and facts is not None:
-            self.on_facts(key, facts)
+            self.on_facts(key, facts, transitions)
         return alerts
 
     def _expire(self, key: bytes, partition: int) -> None:

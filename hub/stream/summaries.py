@@ -50,6 +50,7 @@ from pydantic import TypeAdapter
 from hub.domain.aggregates import Aggregates, PeriodScan
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.dossier import DossierFacts
+from hub.domain.rules import Transition
 from hub.domain.stats import Summary, ms, summarize
 from hub.kafka_client import connection_options
 from hub.metrics import HubMetrics
@@ -72,7 +73,11 @@ log = logging.getLogger(__name__)
 
 
 class SummaryPublisher:
-    """Collects the judge's changed summaries; the agent sends them after each message."""
+    """Collects the judge's changed summaries; the judge loop sends them with each batch.
+
+    A dossier judged several times in a batch is summarized once, from its last facts: the
+    summary topic is compacted and read for each dossier's latest, so the ones in between
+    would only be written to be replaced."""
 
     def __init__(
         self, calendar: WorkingCalendar, grace_working_days: int, capacity: int = 50000
@@ -80,20 +85,32 @@ class SummaryPublisher:
         self.calendar = calendar
         self.grace = grace_working_days
         self.capacity = capacity
-        self.pending: list[tuple[bytes, bytes]] = []
+        self._latest: dict[bytes, tuple[DossierFacts, list[Transition] | None]] = {}
         self._sent: OrderedDict[bytes, bytes] = OrderedDict()
         self._clock_sent: dict[int, int] = {}
 
-    def collect(self, key: bytes, facts: DossierFacts) -> None:
-        value = summarize(facts, self.calendar, self.grace).dumps()
-        digest = hashlib.blake2b(value, digest_size=16).digest()
-        if self._sent.get(key) == digest:
-            return
-        self._sent[key] = digest
-        self._sent.move_to_end(key)
-        while len(self._sent) > self.capacity:
-            self._sent.popitem(last=False)
-        self.pending.append((key, value))
+    def collect(
+        self, key: bytes, facts: DossierFacts, transitions: list[Transition] | None = None
+    ) -> None:
+        """`transitions`: the timeline of `facts` under this publisher's grace, if known."""
+        self._latest.pop(key, None)  # in the order last judged
+        self._latest[key] = (facts, transitions)
+
+    def take(self) -> list[tuple[bytes, bytes]]:
+        """The summaries collected since the last take that differ from the last sent."""
+        latest, self._latest = self._latest, {}
+        out: list[tuple[bytes, bytes]] = []
+        for key, (facts, transitions) in latest.items():
+            value = summarize(facts, self.calendar, self.grace, transitions).dumps()
+            digest = hashlib.blake2b(value, digest_size=16).digest()
+            if self._sent.get(key) == digest:
+                continue
+            self._sent[key] = digest
+            self._sent.move_to_end(key)
+            while len(self._sent) > self.capacity:
+                self._sent.popitem(last=False)
+            out.append((key, value))
+        return out
 
     def clock(self, now_by_partition: dict[int, int | None]) -> list[tuple[bytes, bytes]]:
         """The clock records of the partitions whose "now" moved since last sent."""
@@ -103,10 +120,6 @@ class SummaryPublisher:
                 continue
             self._clock_sent[partition] = now
             out.append((clock_key(partition), encode_summary_clock(now)))
-        return out
-
-    def take(self) -> list[tuple[bytes, bytes]]:
-        out, self.pending = self.pending, []
         return out
 
 

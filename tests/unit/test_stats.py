@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from hub.domain.audit import Finding
 from hub.domain.stats import COUNTERS, Summary, summarize, unit_stats
 from tests.samples import END_TIME, expected_unit_stats
 from tests.unit.test_samples_rules import CAL, ENGINE, _events
@@ -36,6 +39,34 @@ def test_summary_wire_form_round_trips(summaries: list[Summary]) -> None:
     again = [Summary.loads(s.dumps()) for s in summaries]
     assert again == summaries
     assert unit_stats(again, now=END_TIME) == unit_stats(summaries, now=END_TIME)
+
+
+def test_wire_form_is_byte_for_byte_the_dataclass_as_json(summaries: list[Summary]) -> None:
+    """dumps writes the fields as they are, not asdict's deep copy: the bytes are the same."""
+    with_findings = [
+        replace(
+            s,
+            findings=[Finding("PAUSE_AFTER_DUE", 1, 2, None, "supplement")],
+            holders=[(1, "onestop", "Phòng A", None)],
+            steps=[(1, 2, "Phòng A", "cb01", 2, None)],
+            closed=(3, True),
+            holder=("Phòng A", "cb01"),
+        )
+        for s in summaries[:5]
+    ]
+    assert any(s.alerts for s in summaries) and any(s.due for s in summaries)
+    for s in [*summaries, *with_findings]:
+        old = json.dumps(asdict(s), separators=(",", ":"), ensure_ascii=False).encode()
+        assert s.dumps() == old
+
+
+def test_a_summary_from_the_engines_timeline_is_the_same(summaries: list[Summary]) -> None:
+    """The judge hands the evaluation's timeline to the summary rather than run the rules
+    twice: the summary must not tell the difference."""
+    for (code, evs), want in zip(_events().items(), summaries, strict=True):
+        result = ENGINE.evaluate(code, evs, {}, END_TIME, END_TIME)
+        assert result.facts is not None
+        assert summarize(result.facts, CAL, 1, result.transitions) == want
 
 
 def test_no_identity_numbers_in_summaries(summaries: list[Summary]) -> None:
