@@ -75,9 +75,9 @@ log = logging.getLogger(__name__)
 class SummaryPublisher:
     """Collects the judge's changed summaries; the judge loop sends them with each batch.
 
-    A dossier judged several times in a batch is summarized once, from its last facts: the
-    summary topic is compacted and read for each dossier's latest, so the ones in between
-    would only be written to be replaced."""
+    A summary is made as its dossier is judged, not when the batch is sent: an error in it is
+    then the judgement's, and dead-letters that one record (hub/stream/judge.py) rather than
+    failing the batch again and again."""
 
     def __init__(
         self, calendar: WorkingCalendar, grace_working_days: int, capacity: int = 50000
@@ -85,7 +85,7 @@ class SummaryPublisher:
         self.calendar = calendar
         self.grace = grace_working_days
         self.capacity = capacity
-        self._latest: dict[bytes, tuple[DossierFacts, list[Transition] | None]] = {}
+        self.pending: list[tuple[bytes, bytes]] = []
         self._sent: OrderedDict[bytes, bytes] = OrderedDict()
         self._clock_sent: dict[int, int] = {}
 
@@ -93,23 +93,18 @@ class SummaryPublisher:
         self, key: bytes, facts: DossierFacts, transitions: list[Transition] | None = None
     ) -> None:
         """`transitions`: the timeline of `facts` under this publisher's grace, if known."""
-        self._latest.pop(key, None)  # in the order last judged
-        self._latest[key] = (facts, transitions)
+        value = summarize(facts, self.calendar, self.grace, transitions).dumps()
+        digest = hashlib.blake2b(value, digest_size=16).digest()
+        if self._sent.get(key) == digest:
+            return
+        self._sent[key] = digest
+        self._sent.move_to_end(key)
+        while len(self._sent) > self.capacity:
+            self._sent.popitem(last=False)
+        self.pending.append((key, value))
 
     def take(self) -> list[tuple[bytes, bytes]]:
-        """The summaries collected since the last take that differ from the last sent."""
-        latest, self._latest = self._latest, {}
-        out: list[tuple[bytes, bytes]] = []
-        for key, (facts, transitions) in latest.items():
-            value = summarize(facts, self.calendar, self.grace, transitions).dumps()
-            digest = hashlib.blake2b(value, digest_size=16).digest()
-            if self._sent.get(key) == digest:
-                continue
-            self._sent[key] = digest
-            self._sent.move_to_end(key)
-            while len(self._sent) > self.capacity:
-                self._sent.popitem(last=False)
-            out.append((key, value))
+        out, self.pending = self.pending, []
         return out
 
     def clock(self, now_by_partition: dict[int, int | None]) -> list[tuple[bytes, bytes]]:
