@@ -30,7 +30,8 @@ from hub.stream import fencing
 from hub.stream.app import StreamApp
 from hub.stream.clock import Clock, system_clock
 from hub.stream.judge import Judge
-from hub.stream.summaries import SummaryPublisher, SummaryStore
+from hub.stream.publisher import SummaryPublisher
+from hub.stream.summaries import SummaryStore
 
 log = logging.getLogger(__name__)
 LAG_SAMPLE_S = 5.0

@@ -35,8 +35,8 @@ from hub.stream.ingest import clock_record
 from hub.stream.intake import Intake
 from hub.stream.judge import Judge
 from hub.stream.judging import JudgeLoop
+from hub.stream.publisher import SummaryPublisher
 from hub.stream.state import StateCache, to_ms
-from hub.stream.summaries import SummaryPublisher
 from hub.stream.table import DossierTable
 from hub.topics import DOSSIER_EVENTS, DOSSIER_SUMMARY
 

@@ -85,7 +85,7 @@ class Judge:
     _bounds: dict[int, tuple[int, bytes] | None] = field(default_factory=dict)
     _now: dict[int, int] = field(default_factory=dict)
     _marks: dict[int, Watermark] = field(default_factory=dict)
-    # called with each evaluation's facts and timeline (hub/stream/summaries.py publishes the
+    # called with each evaluation's facts and timeline (hub/stream/publisher.py makes the
     # summaries)
     on_facts: Callable[[bytes, DossierFacts, list[Transition]], None] | None = None
     # (key, value, kind) records for hub.dossier.events: claims, withdrawals, forwarded events

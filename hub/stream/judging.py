@@ -54,8 +54,8 @@ from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
+from hub.stream.publisher import SummaryPublisher
 from hub.stream.restore import Standby, restore, tombstone_age_s
-from hub.stream.summaries import SummaryPublisher
 from hub.stream.table import DossierTable, MemoryStore
 from hub.topics import (
     ALERTS,

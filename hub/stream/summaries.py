@@ -6,14 +6,10 @@ owns it; the execution map needs every dossier. So:
     judge (owner of the dossier's partition) --summary, keyed by dossier code--> hub.dossier.summary
                                                                                    (compacted)
     every worker: SummaryStore = its own aiokafka consumer, all partitions, from the beginning,
-                  no consumer group -> an in-memory map dossier code -> Summary
+                  no consumer group -> a store dossier code -> Summary (RocksDB under
+                  MOTCUA_DATA_DIR, or memory), with the §7 aggregates kept as it reads
 
-- `SummaryPublisher` is the judge's hook: after each evaluation it turns the facts into a
-  `hub.domain.stats.Summary` (times only: receipt, closing, due dates in force, pauses, alert
-  intervals, holder; no "now" and no personal data) and sends it when it differs from the last
-  one it sent for that dossier (an LRU of digests; after a restart it re-sends, which compaction
-  absorbs). A summary changes only when an event arrives, not as time passes, so the stream is
-  as quiet as the inbound feed.
+- `SummaryPublisher` (hub/stream/publisher.py) is the judge's hook that writes them.
 - The judge's clock also goes there: on each tick, for every partition this worker judges, the key
   `\\x00clock/<partition>` with the partition's "now" (event-clock watermark, or wall clock less
   the allowed lateness) when it moved. Readers take the highest: the instant the statistics are
@@ -21,7 +17,8 @@ owns it; the execution map needs every dossier. So:
 - `SummaryStore` (an app task of every worker) reads the topic with a consumer of its
   own, not in the app's group: every worker gets every partition and the same map, whatever the
   partition assignment, and rebalances do not touch it. Any worker answers `/api/units` for any
-  period from it (`hub.domain.stats.unit_stats`). Memory: a few hundred bytes per dossier.
+  period from it: from the maintained aggregates (hub/domain/aggregates.py) where they cover
+  the period, else by scanning the period's summaries in the received-time index.
 - The summary's partition is the dossier's events partition (same key, same partitioner, same
   count), so a worker can also tell which summaries belong to the partitions it judges (the
   per-worker gauges of hub/monitoring.py, which then add up across workers).
@@ -35,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import struct
 import time
@@ -48,19 +44,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import TypeAdapter
 
 from hub.domain.aggregates import Aggregates, PeriodScan
-from hub.domain.calendar import WorkingCalendar
-from hub.domain.dossier import DossierFacts
-from hub.domain.rules import Transition
-from hub.domain.stats import Summary, ms, summarize
+from hub.domain.stats import Summary, ms
 from hub.kafka_client import connection_options
 from hub.metrics import HubMetrics
 from hub.protocol import (
     WORKER_PREFIX,
     ProtocolError,
     WorkerEntry,
-    clock_key,
     clock_partition,
-    encode_summary_clock,
     parse_summary_clock,
     parse_worker,
 )
@@ -70,52 +61,6 @@ from hub.stream.summary_db import MemoryKV, OrderedKV, RocksKV
 from hub.topics import DOSSIER_SUMMARY
 
 log = logging.getLogger(__name__)
-
-
-class SummaryPublisher:
-    """Collects the judge's changed summaries; the judge loop sends them with each batch.
-
-    A summary is made as its dossier is judged, not when the batch is sent: an error in it is
-    then the judgement's, and dead-letters that one record (hub/stream/judge.py) rather than
-    failing the batch again and again."""
-
-    def __init__(
-        self, calendar: WorkingCalendar, grace_working_days: int, capacity: int = 50000
-    ) -> None:
-        self.calendar = calendar
-        self.grace = grace_working_days
-        self.capacity = capacity
-        self.pending: list[tuple[bytes, bytes]] = []
-        self._sent: OrderedDict[bytes, bytes] = OrderedDict()
-        self._clock_sent: dict[int, int] = {}
-
-    def collect(
-        self, key: bytes, facts: DossierFacts, transitions: list[Transition] | None = None
-    ) -> None:
-        """`transitions`: the timeline of `facts` under this publisher's grace, if known."""
-        value = summarize(facts, self.calendar, self.grace, transitions).dumps()
-        digest = hashlib.blake2b(value, digest_size=16).digest()
-        if self._sent.get(key) == digest:
-            return
-        self._sent[key] = digest
-        self._sent.move_to_end(key)
-        while len(self._sent) > self.capacity:
-            self._sent.popitem(last=False)
-        self.pending.append((key, value))
-
-    def take(self) -> list[tuple[bytes, bytes]]:
-        out, self.pending = self.pending, []
-        return out
-
-    def clock(self, now_by_partition: dict[int, int | None]) -> list[tuple[bytes, bytes]]:
-        """The clock records of the partitions whose "now" moved since last sent."""
-        out: list[tuple[bytes, bytes]] = []
-        for partition, now in now_by_partition.items():
-            if now is None or self._clock_sent.get(partition) == now:
-                continue
-            self._clock_sent[partition] = now
-            out.append((clock_key(partition), encode_summary_clock(now)))
-        return out
 
 
 def consumer_options(settings: Settings) -> dict[str, Any]:
