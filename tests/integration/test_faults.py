@@ -267,6 +267,8 @@ def _check(
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
+    if lost_events or lost_dead or lost_alerts or extra_alerts or got.repeated:
+        _keep_evidence(name, run, reference, got, set(lost_alerts) | set(extra_alerts))
     assert not lost_events and not lost_dead and not lost_alerts, "records lost"
     if duplicates_allowed:
         return
@@ -274,6 +276,30 @@ def _check(
     assert not extra_dead, extra_dead
     assert not got.repeated, got.repeated[:5]
     assert not extra_alerts, extra_alerts
+
+
+def _keep_evidence(
+    name: str, run: Scenario, reference: Outputs, got: Outputs, differing: set[Any]
+) -> None:
+    """What a failed comparison needs to be understood after the run's directory is gone:
+    every alert of the dossiers whose standing alerts differ, from both runs, and the workers'
+    logs, under test-output/."""
+    codes = {d[2] for d in differing} | {
+        a.dossier_code for a in got.alerts if a.alert_id in {k[0] for k in got.repeated}
+    }
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    folder = RESULTS.parent / f"faults-{slug}-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def rows(alerts: list[Alert]) -> list[dict[str, Any]]:
+        return [a.model_dump(mode="json") for a in alerts if a.dossier_code in codes]
+
+    evidence = {"differing": [list(map(str, d)) for d in sorted(differing, key=str)]}
+    evidence |= {"reference": rows(reference.alerts), "got": rows(got.alerts)}
+    (folder / "alerts.json").write_text(json.dumps(evidence, indent=1, ensure_ascii=False))
+    for log in run.dir.glob("worker*.log"):
+        (folder / log.name).write_bytes(log.read_bytes())
 
 
 def _during_feed(run: Scenario, at: list[float], fault: Callable[[int], None]) -> None:
