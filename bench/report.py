@@ -28,6 +28,18 @@ def fmt(x: Any, spec: str = ",.0f") -> str:
     return format(x, spec)
 
 
+def run_figures(tp: dict[str, Any]) -> dict[str, float]:
+    """One throughput run in three figures: the hub's rate, the pass-through's, their ratio."""
+    hub, bare = tp["hub"]["msg_s"], tp["aiokafka"]["msg_s"]
+    return {"hub_msg_s": hub, "aiokafka_msg_s": bare, "ratio": hub / bare if bare else 0.0}
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose hub rate is the median (the lower middle one of an even count)."""
+    ranked = sorted(runs, key=lambda r: r["hub"]["msg_s"])
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def _throughput_rows(tp: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     a, f, h = tp["aiokafka"]["msg_s"], tp["faust"]["msg_s"], tp["hub"]["msg_s"]
     rows = [
@@ -136,6 +148,19 @@ def report(res: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str, str]] = []
     if res.get("throughput"):
         rows += _throughput_rows(res["throughput"])
+    if len(res.get("throughput_runs", [])) > 1:
+        each = res["throughput_runs"]
+        rows.append(
+            (
+                f"throughput: {len(each)} runs (the median run above)",
+                ", ".join(fmt(r["hub_msg_s"]) for r in each) + " msg/s",
+                "aiokafka "
+                + ", ".join(fmt(r["aiokafka_msg_s"]) for r in each)
+                + "; ratio "
+                + ", ".join(f"{r['ratio']:.2f}" for r in each),
+                "",
+            )
+        )
     for lat in res.get("latency") or []:
         rows += _latency_rows(lat)
     if res.get("memory"):
