@@ -165,6 +165,7 @@ def run_latency(cfg: Settings, work: Path, seconds: float, rate: float) -> dict[
             f"{records:.0f} records a batch")  # fmt: skip
     return {
         "messages": len(sent),
+        "rate": rate,
         "rate_achieved": achieved,
         "alerts": len(alerts),
         "measured": len(lat),
