@@ -140,11 +140,12 @@ def report(
     """Write the report workbook (every table of the web face, one sheet each) for a period, from
     the summary topic: no worker needs to run."""
     from hub.domain.calendar import WorkingCalendar
-    from hub.reports.tables import Period, build_tables
+    from hub.reports.tables import Period
     from hub.reports.xlsx import to_xlsx
     from hub.stream.clock import clock_from_settings
     from hub.stream.snapshot import read_summaries
     from hub.web import BadRequest, period_bounds
+    from hub.web.exports import build_tables_streamed
     from hub.web.trace import iso
 
     conf = settings(ctx)
@@ -164,7 +165,8 @@ def report(
             "no judge clock on the summary topic yet: judged as of the period's end", err=True
         )
     period = Period(start, end, now)
-    tables = build_tables(store.summaries.values(), period, calendar)
+    # one read of the store, never all held (as the web face's downloads)
+    tables = asyncio.run(build_tables_streamed(store.summaries.values(), period, calendar))
     target = Path(out)
     partial = target.with_name(target.name + ".part")  # no half-written report under its name
     partial.write_bytes(to_xlsx(tables.values(), period))

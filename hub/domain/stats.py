@@ -344,13 +344,17 @@ def unit_stats(
     bounds = [ms(t) for t in (end, now) if t is not None]
     as_of = min(bounds) if bounds else 2**62
     lo = ms(start) if start is not None else None
+    hi = ms(end) if end is not None else None
     totals: dict[str, dict[str, int]] = {}
-    names: dict[str, str | None] = {}
+    # a unit's name is the one its first dossier in code order with a name gives: kept here as
+    # (code, name) of the smallest such code, in one pass over the summaries in any order (a
+    # province's are not all held at once to be sorted)
+    named: dict[str, tuple[str, str]] = {}
     procs: dict[str, dict[str, dict[str, int]]] = {}
-    for s in sorted(summaries, key=lambda s: s.code):
+    for s in summaries:
         if s.received is None or (lo is not None and s.received < lo):
             continue
-        if end is not None and s.received >= ms(end):
+        if hi is not None and s.received >= hi:
             continue
         if unit is not None and s.unit != unit:
             continue
@@ -358,8 +362,10 @@ def unit_stats(
         if got is None:
             continue
         total = totals.setdefault(got.unit, dict.fromkeys(COUNTERS, 0))
-        if names.get(got.unit) is None:
-            names[got.unit] = got.unit_name
+        if got.unit_name is not None:
+            first = named.get(got.unit)
+            if first is None or s.code < first[0]:
+                named[got.unit] = (s.code, got.unit_name)
         for key, value in got.counts.items():
             total[key] += value
         if by_procedure:
@@ -368,6 +374,7 @@ def unit_stats(
             )
             for key, value in got.counts.items():
                 prow[key] += value
+    names = {code: name for code, (_, name) in named.items()}
     out = []
     for code in sorted(totals):
         row = _row(code, names.get(code), totals[code])

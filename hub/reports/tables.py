@@ -10,7 +10,7 @@ judge, a unit without a name, an officer the record does not name).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -241,23 +241,115 @@ def audit_table(rows: Sequence[dict[str, Any]]) -> Table:
 PAUSE_KINDS = {"supplement": "chờ bổ sung", "financial": "nghĩa vụ tài chính"}
 
 
+class FirstNames:
+    """The name each key (a unit, a procedure) gets from "the first dossier in code order" that
+    gives one, found in one pass over the summaries in any order: the smallest code is kept."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, tuple[str, str | None]] = {}
+
+    def offer(self, key: str, code: str, name: str | None) -> None:
+        """A dossier's name for `key`; None names nothing (the key is known, without a name)."""
+        first = self._first.get(key)
+        if first is None or (name is not None and (first[1] is None or code < first[0])):
+            self._first[key] = (code, name)
+
+    def names(self) -> dict[str, str | None]:
+        return {key: name for key, (_, name) in self._first.items()}
+
+
 def procedure_names(summaries: Iterable[Summary]) -> dict[str, str]:
     """Each procedure's name, as the first dossier (in code order) that names it gives it."""
-    names: dict[str, str] = {}
-    for s in sorted(summaries, key=lambda s: s.code):
-        if s.procedure and s.procedure_name and s.procedure not in names:
-            names[s.procedure] = s.procedure_name
-    return names
+    first = FirstNames()
+    for s in summaries:
+        if s.procedure and s.procedure_name:
+            first.offer(s.procedure, s.code, s.procedure_name)
+    return {code: name for code, name in first.names().items() if name}
 
 
 def unit_names(summaries: Iterable[Summary]) -> dict[str, str | None]:
     """Each receiving unit's name, as the first dossier (in code order) naming it gives it
     (as `unit_stats` names it)."""
-    names: dict[str, str | None] = {}
-    for s in sorted(summaries, key=lambda s: s.code):
-        if names.get(s.unit) is None:
-            names[s.unit] = s.unit_name
-    return names
+    first = FirstNames()
+    for s in summaries:
+        first.offer(s.unit, s.code, s.unit_name)
+    return first.names()
+
+
+# The tables are built from three parts, each a single pass over the summaries (in any order)
+# that applies the `units` filter itself: the web face runs them side by side over one read of
+# the province (hub/web/exports.py), `build_tables` one after the other over a list.
+
+
+def _of(summaries: Iterable[Summary], units: frozenset[str] | None) -> Iterator[Summary]:
+    return (s for s in summaries if units is None or s.unit in units)
+
+
+@dataclass(frozen=True)
+class UnitFigures:
+    """§7's part: `unit_stats` rows with their `procedures`, and the names the rows lack."""
+
+    rows: list[dict[str, Any]]
+    unit_names: dict[str, str | None]  # of every unit seen, counted in the period or not
+    procedure_names: dict[str, str]
+
+
+def unit_figures(
+    summaries: Iterable[Summary], period: Period, *, units: frozenset[str] | None = None
+) -> UnitFigures:
+    """§7 for `period`; as /api/units does, with no "now" known yet (no judge has said how far
+    it got) the dossiers are judged as of the period's end."""
+    unit_first, procedure_first = FirstNames(), FirstNames()
+
+    def named() -> Iterator[Summary]:  # the names, gathered as unit_stats reads
+        for s in _of(summaries, units):
+            unit_first.offer(s.unit, s.code, s.unit_name)
+            if s.procedure and s.procedure_name:
+                procedure_first.offer(s.procedure, s.code, s.procedure_name)
+            yield s
+
+    rows = unit_stats(named(), period.start, period.end, period.as_of, by_procedure=True)
+    procedures = {code: name for code, name in procedure_first.names().items() if name}
+    return UnitFigures(rows, unit_first.names(), procedures)
+
+
+def officer_figures(
+    summaries: Iterable[Summary],
+    period: Period,
+    calendar: WorkingCalendar,
+    *,
+    units: frozenset[str] | None = None,
+) -> list[dict[str, Any]]:
+    """§8's `officer_rows` for `period`; none before the first judge clock (no "now"), as the
+    API's. Reads nothing then."""
+    if period.as_of is None:
+        return []
+    return officer_rows(_of(summaries, units), calendar, period.start, period.end, period.as_of)
+
+
+def audit_findings(
+    summaries: Iterable[Summary], period: Period, *, units: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
+    """§9's `findings` for `period`; none before the first judge clock, as `officer_figures`."""
+    if period.as_of is None:
+        return []
+    return findings(_of(summaries, units), period.start, period.end, period.as_of)
+
+
+def assemble_tables(
+    figures: UnitFigures, officers: list[dict[str, Any]], found: list[dict[str, Any]]
+) -> dict[str, Table]:
+    """Every report table from the three parts, by name, in the workbook's order (TABLES)."""
+    plain = [{k: v for k, v in r.items() if k != "procedures"} for r in figures.rows]
+    names = figures.unit_names
+    tables = {
+        "units": units_table(plain),
+        "procedures": procedures_table(figures.rows, figures.procedure_names),
+        "responsibility": responsibility_table(officers, names),
+        "departments": departments_table(department_rows(officers), names),
+        "audit": audit_table(found),
+    }
+    return {name: tables[name] for name in TABLES}
 
 
 def build_tables(
@@ -268,24 +360,11 @@ def build_tables(
     units: frozenset[str] | None = None,
 ) -> dict[str, Table]:
     """Every report table for `period`, by name, in the workbook's order (TABLES); only the
-    receiving units in `units` when given (a reader limited to some units sees only theirs)."""
-    chosen = [s for s in summaries if units is None or s.unit in units]
-    # as /api/units does: with no "now" known yet (no judge has said how far it got) the
-    # dossiers are judged as of the period's end
-    rows = unit_stats(chosen, period.start, period.end, period.as_of, by_procedure=True)
-    plain = [{k: v for k, v in r.items() if k != "procedures"} for r in rows]
-    # §8 and §9 need a "now": before the first judge clock they are empty, as the API's
-    officers: list[dict[str, Any]] = []
-    found: list[dict[str, Any]] = []
-    if period.as_of is not None:
-        officers = officer_rows(chosen, calendar, period.start, period.end, period.as_of)
-        found = findings(chosen, period.start, period.end, period.as_of)
-    names = unit_names(chosen)
-    tables = {
-        "units": units_table(plain),
-        "procedures": procedures_table(rows, procedure_names(chosen)),
-        "responsibility": responsibility_table(officers, names),
-        "departments": departments_table(department_rows(officers), names),
-        "audit": audit_table(found),
-    }
-    return {name: tables[name] for name in TABLES}
+    receiving units in `units` when given (a reader limited to some units sees only theirs).
+    The parts read `summaries` one after the other: a list is made of any other iterable."""
+    listed = summaries if isinstance(summaries, Sequence) else list(summaries)
+    return assemble_tables(
+        unit_figures(listed, period, units=units),
+        officer_figures(listed, period, calendar, units=units),
+        audit_findings(listed, period, units=units),
+    )

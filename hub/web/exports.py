@@ -14,9 +14,11 @@ worker's injected clock, rules.md §6), the same instant /api/units uses, given 
 (hub/web/access.py) gets only their rows (naming another unit is a 403). The file name names
 the table, the unit if one was asked for, and the period.
 
-The summaries are read from the store a chunk at a time, and the tables built and written off
-the event loop (a thread), so a large report does not stall the judge and the summary reader
-that share the loop.
+The province's summaries are read once, on the event loop, a chunk at a time (the judge and the
+summary reader that share the loop run in between), and never all held: each chunk goes to the
+three parts of the tables (hub.reports.tables: §7's figures, §8's officers, §9's findings), each
+a single pass in a thread of its own (hub/web/streamed.py). The tables are then assembled and
+the file written in a thread, so a large report does not stall the loop either.
 """
 
 from __future__ import annotations
@@ -31,10 +33,19 @@ from faust import web
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.stats import Summary
 from hub.reports.csvfile import to_csv
-from hub.reports.tables import TABLES, Period, build_tables
+from hub.reports.tables import (
+    TABLES,
+    Period,
+    Table,
+    assemble_tables,
+    audit_findings,
+    officer_figures,
+    unit_figures,
+)
 from hub.reports.xlsx import to_xlsx
 from hub.web import BadRequest, WebContext, period_bounds, text_param
 from hub.web.access import allowed_units, may_see
+from hub.web.streamed import judge_streamed_all
 from hub.web.trace import iso
 
 REPORT = "report"  # the workbook of every table
@@ -66,15 +77,27 @@ def file_name(table: str, ext: str, period: Period, unit: str | None = None) -> 
     return f"motcua-{table}-{part}{period.slug()}.{ext}"
 
 
-def render(
-    summaries: Iterable[Summary],
+async def build_tables_streamed(
+    values: Iterable[Summary],
     period: Period,
     calendar: WorkingCalendar,
-    units: frozenset[str] | None,
-    table: str,
-    ext: str,
-) -> bytes:
-    tables = build_tables(summaries, period, calendar, units=units)
+    *,
+    units: frozenset[str] | None = None,
+) -> dict[str, Table]:
+    """`build_tables(values, ...)`, over one read of `values` on the event loop, in bounded
+    memory (the three parts judge the chunks as they come), the tables assembled in a thread."""
+    figures, officers, found = await judge_streamed_all(
+        values,
+        [
+            lambda summaries: unit_figures(summaries, period, units=units),
+            lambda summaries: officer_figures(summaries, period, calendar, units=units),
+            lambda summaries: audit_findings(summaries, period, units=units),
+        ],
+    )
+    return await asyncio.to_thread(assemble_tables, figures, officers, found)
+
+
+def render(tables: dict[str, Table], period: Period, table: str, ext: str) -> bytes:
     if table == REPORT:
         return to_xlsx(tables.values(), period)
     if ext == "csv":
@@ -86,7 +109,9 @@ async def collect(values: Iterable[Summary], chunk: int = CHUNK) -> list[Summary
     """Every summary, decoded on the event loop (the store is written there) a chunk at a time,
     letting the judge and the summary reader run in between: ~25 µs a dossier, so a province
     of a million would otherwise hold the loop for half a minute. The store's scans tolerate
-    writes meanwhile (a dossier changed during the export is in it as it was or as it is)."""
+    writes meanwhile (a dossier changed during the export is in it as it was or as it is).
+    The downloads no longer hold the province in a list (`build_tables_streamed`); this stays
+    while tests/unit/test_web_exports.py imports it."""
     out: list[Summary] = []
     for s in values:
         out.append(s)
@@ -116,8 +141,10 @@ def install_exports(app: faust.App, ctx: WebContext) -> None:
                 return self.json({"error": "mã truy cập không được xem đơn vị này"}, status=403)
             units = frozenset({unit})
         period = Period(start, end, now)
-        summaries = await collect(store.summaries.values())
-        body = await asyncio.to_thread(render, summaries, period, ctx.calendar, units, table, ext)
+        tables = await build_tables_streamed(
+            store.summaries.values(), period, ctx.calendar, units=units
+        )
+        body = await asyncio.to_thread(render, tables, period, table, ext)
         headers = {
             "Content-Type": CSV_TYPE if ext == "csv" else XLSX_TYPE,
             "Content-Disposition": f'attachment; filename="{file_name(table, ext, period, unit)}"',
