@@ -49,7 +49,6 @@ from hub.web.streamed import judge_streamed_all
 from hub.web.trace import iso
 
 REPORT = "report"  # the workbook of every table
-CHUNK = 2000  # summaries decoded between two turns of the event loop
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -103,21 +102,6 @@ def render(tables: dict[str, Table], period: Period, table: str, ext: str) -> by
     if ext == "csv":
         return to_csv(tables[table])
     return to_xlsx([tables[table]], period)
-
-
-async def collect(values: Iterable[Summary], chunk: int = CHUNK) -> list[Summary]:
-    """Every summary, decoded on the event loop (the store is written there) a chunk at a time,
-    letting the judge and the summary reader run in between: ~25 µs a dossier, so a province
-    of a million would otherwise hold the loop for half a minute. The store's scans tolerate
-    writes meanwhile (a dossier changed during the export is in it as it was or as it is).
-    The downloads no longer hold the province in a list (`build_tables_streamed`); this stays
-    while tests/unit/test_web_exports.py imports it."""
-    out: list[Summary] = []
-    for s in values:
-        out.append(s)
-        if len(out) % chunk == 0:
-            await asyncio.sleep(0)
-    return out
 
 
 def install_exports(app: faust.App, ctx: WebContext) -> None:

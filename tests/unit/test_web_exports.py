@@ -7,10 +7,9 @@ Against a worker on the broker: tests/integration/test_report.py.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from hub.reports.tables import TABLES, responsibility_table
 from hub.reports.xlsx import HEADER_ROW
 from hub.service import Service
 from hub.settings import ClockMode, Settings
-from hub.web.exports import collect
 from tests.samples import END_TIME
 from tests.unit.test_reports import same, sheet_rows
 from tests.unit.test_samples_rules import CAL, ENGINE, _events
@@ -180,27 +178,3 @@ async def test_a_reader_limited_to_a_unit_downloads_only_its_rows(tmp_path: Path
             in (r.headers["Content-Disposition"])
         )
         assert (await r.read()).decode("utf-8-sig").splitlines()[1].startswith(other)
-
-
-async def test_summaries_are_collected_letting_the_loop_run() -> None:
-    summaries = sample_summaries()
-    turns: list[int] = []
-    got: list[Summary] = []
-
-    async def other_task() -> None:  # the judge, say: runs while the export reads
-        while True:
-            turns.append(len(got))
-            await asyncio.sleep(0)
-
-    def reading() -> Iterator[Summary]:
-        for s in summaries * 3:
-            got.append(s)
-            yield s
-
-    task = asyncio.create_task(other_task())
-    await asyncio.sleep(0)
-    collected = await collect(reading(), chunk=10)
-    task.cancel()
-    assert collected == summaries * 3
-    # it ran between chunks, not only before or after
-    assert any(0 < n < len(collected) for n in turns), turns
