@@ -8,12 +8,13 @@
                                  behind one §8 row, with their dossiers (the officer's detail)
 
 Both read the province-wide summary map as of the store's "now" (the worker's injected clock),
-and answer only about the units `allowed_units(request)` names, like the other routes.
+and answer only about the units `allowed_units(request)` names, like the other routes. The map
+is read on the event loop a chunk at a time and judged in a thread as it comes, the units kept
+there (hub/web/streamed.py): a province holds up to a million summaries, never listed.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,11 +28,11 @@ from hub.domain.weekly import weeks
 from hub.web import BadRequest, WebContext, period_bounds, static_file, text_param
 from hub.web.access import allowed_units, may_see
 from hub.web.cache import TickCache, tick_instant
+from hub.web.streamed import judge_streamed
 from hub.web.trace import iso
 
 # a chart of more weeks than this is no picture any more (and each week is a row to judge)
 MAX_WEEKS = 530  # about ten years
-CHUNK = 2000  # summaries decoded between two yields to the event loop
 
 
 def period_name(params: dict[str, str]) -> str:
@@ -41,16 +42,11 @@ def period_name(params: dict[str, str]) -> str:
     return params.get("period", "all")
 
 
-async def collect(values: Iterable[Summary], units: frozenset[str] | None) -> list[Summary]:
-    """The summaries of `units` (None: all), decoded on the event loop a chunk at a time so that
-    the judge and the summary reader run in between (decoding a large province takes seconds)."""
-    out: list[Summary] = []
-    for n, s in enumerate(values, start=1):
-        if units is None or s.unit in units:
-            out.append(s)
-        if n % CHUNK == 0:
-            await asyncio.sleep(0)
-    return out
+def of_units(summaries: Iterable[Summary], units: frozenset[str] | None) -> Iterable[Summary]:
+    """The summaries of `units` (None: all), as they come: a filter, nothing held."""
+    if units is None:
+        return summaries
+    return (s for s in summaries if s.unit in units)
 
 
 def install_charts(app: faust.App, ctx: WebContext) -> None:
@@ -99,8 +95,10 @@ def install_charts(app: faust.App, ctx: WebContext) -> None:
 
         async def compute() -> list[dict[str, Any]]:
             # the map read on the loop (the reader writes it there), judged in a thread
-            summaries = await collect(store.summaries.values(), scope)
-            return await asyncio.to_thread(weeks, summaries, start, end, t)
+            return await judge_streamed(
+                store.summaries.values(),
+                lambda summaries: weeks(of_units(summaries, scope), start, end, t),
+            )
 
         scope_key = None if scope is None else tuple(sorted(scope))
         rows = await cache.get(("weekly", scope_key, start, end, t, store.read_messages), compute)
@@ -132,9 +130,13 @@ def install_charts(app: faust.App, ctx: WebContext) -> None:
             "steps": [],
         }
         if now is not None:
-            summaries = await collect(store.summaries.values(), frozenset({unit}))
-            found = await asyncio.to_thread(
-                overdue_steps, summaries, ctx.calendar, (unit, department, officer), start, end, now
+            t = now  # narrowed: the lambda below would see `datetime | None`
+            holder = (unit, department, officer)
+            found = await judge_streamed(
+                store.summaries.values(),
+                lambda summaries: overdue_steps(
+                    of_units(summaries, frozenset({unit})), ctx.calendar, holder, start, end, t
+                ),
             )
             for x in found:
                 for key in ("at", "deadline", "followed_at"):
