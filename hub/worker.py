@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import click
@@ -25,7 +26,22 @@ def run_worker(cfg: Settings, loglevel: str = "warning") -> None:
     (cfg.data_dir / "worker").mkdir(parents=True, exist_ok=True)
     service.app.task(lambda: _dump_tasks_on_sigusr1(service.app))
     worker = Worker(service.app, loglevel=loglevel)
+    tune_gc()
     worker.execute_from_commandline()
+
+
+def tune_gc() -> None:
+    """What is loaded by now (modules, catalogue, calendar, the app) lives as long as the
+    process: frozen out of the collector's scans. Each message allocates hundreds of short-lived
+    objects, nearly all freed by reference counting, so a larger first generation runs the
+    cyclic collector less often for no more memory to speak of (bench: ~4 % of the CPU spent
+    per message in collections at the defaults)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
+
+
+GC_THRESHOLD_0 = 20_000  # allocations between first-generation collections (default 700)
 
 
 async def _dump_tasks_on_sigusr1(app: Any) -> None:
