@@ -27,7 +27,7 @@ from bench.report import (
     run_figures,
     write_results,
 )
-from bench.throughput import run_throughput
+from bench.throughput import run_scaling, run_throughput
 from hub.domain.calendar import TZ
 from hub.testing import LocalBroker
 
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--latency-seconds", type=float, default=45.0)
     ap.add_argument("--rates", default="1000,300", help="latency feeds, messages/s")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="open dossiers, memory/tick")
-    ap.add_argument("--only", default="throughput,latency,memory")
+    ap.add_argument("--only", default="throughput,scaling,latency,memory")
     ap.add_argument("--profile", action="store_true", help="py-spy the hub worker (throughput)")
     ap.add_argument(
         "--runs", type=int, default=1, help="throughput runs, each on a fresh broker; the median"
@@ -89,6 +89,13 @@ def main() -> None:
                 runs.append(run_throughput(cfg, feed, work / f"run-{i}", args.profile))
             results["throughput"] = median_run(runs)
             results["throughput_runs"] = [run_figures(r) for r in runs]
+            if "scaling" in only:
+                say("two workers, on a fresh broker")
+                kafka.stop()
+                kafka = LocalBroker(work / "broker-scaling", broker_heap="1g")
+                kafka.start()
+                cfg = kafka.settings
+                results["scaling"] = run_scaling(cfg, feed, work / "scaling")
             del feed
         if "latency" in only:
             results["latency"] = [

@@ -162,6 +162,18 @@ def report(res: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str, str]] = []
     if res.get("throughput"):
         rows += _throughput_rows(res["throughput"])
+    if res.get("scaling") and res.get("throughput"):
+        two, one = res["scaling"], res["throughput"]["hub"]
+        rows.append(
+            (
+                f"throughput: hub, {two['workers']} workers on this machine",
+                fmt(two["msg_s"]) + " msg/s",
+                f"{two['msg_s'] / one['msg_s']:.2f} x one worker; RSS each "
+                + ", ".join(f"{r:,.0f}" for r in two["rss_mb_each"])
+                + f" MB; cpu {two['cpu_s']:,.0f} s",
+                "",
+            )
+        )
     if len(res.get("throughput_runs", [])) > 1:
         each = res["throughput_runs"]
         rows.append(

@@ -138,6 +138,15 @@ def run_throughput(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict
     return out
 
 
+def run_scaling(cfg: Settings, feed: Feed, work: Path, workers: int = 2) -> dict[str, Any]:
+    """The same replay by `workers` workers on this machine (a broker of its own: the hub's
+    topics are shared by every app on a broker), the scaling that partitions give."""
+    say(f"producing {len(feed.records)} messages for {workers} workers")
+    run(produce_all(cfg.kafka_bootstrap, feed.records))
+    say(f"the hub: {workers} workers, event clock")
+    return run_hub_replay(cfg, feed, work, False, workers=workers)
+
+
 def is_event(r: Any) -> bool:
     return dict(r.headers or ()).get("motcua.kind") == b"event"
 
@@ -146,34 +155,44 @@ def _not_clock(r: Any) -> bool:
     return not (r.key or b"").startswith(b"\x00clock/")
 
 
-def run_hub_replay(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict[str, Any]:
+def run_hub_replay(
+    cfg: Settings, feed: Feed, work: Path, profile: bool, workers: int = 1
+) -> dict[str, Any]:
+    """The feed (already on the inbound topics) replayed by `workers` hub workers of one app,
+    each with its own data directory and web port (its instance id)."""
     boot = cfg.kafka_bootstrap
     n = len(feed.records)
-    web = free_ports(1)[0]
+    ports = free_ports(workers)
     app_id = "bench-hub"
-    env = worker_env(cfg, work, app_id, web, clock="event", idle_timeout_s="10")
-    prof = RESULTS / "hub-profile.raw" if profile else None
-    proc = spawn(WORKER_COMMAND, env, work / "hub.log", prof)
+    prof = RESULTS / "hub-profile.raw" if profile and workers == 1 else None
+    procs = []
+    for i, web in enumerate(ports):
+        home = work if workers == 1 else work / f"worker{i}"
+        home.mkdir(parents=True, exist_ok=True)
+        env = worker_env(cfg, home, app_id, web, clock="event", idle_timeout_s="10")
+        procs.append(spawn(WORKER_COMMAND, env, home / "hub.log", prof))
     started = time.perf_counter()
-    peak_rss = 0.0
+    peak_rss = [0.0] * workers
 
     def sample_rss() -> None:
-        nonlocal peak_rss
-        peak_rss = max(peak_rss, rss_mb(proc.pid))
+        for i, proc in enumerate(procs):
+            peak_rss[i] = max(peak_rss[i], rss_mb(proc.pid))
 
     try:
-        proc.wait_ready(180)
-        cpu0 = cpu_seconds(proc.pid)
+        for proc in procs:
+            proc.wait_ready(180)
+        cpu0 = [cpu_seconds(proc.pid) for proc in procs]
         waited = wait_caught_up(boot, app_id, 1500, every=2.0, on_poll=sample_rss)
         if waited != waited:  # nan
             raise RuntimeError("the hub did not finish in time")
         done_at = time.perf_counter()
         time.sleep(3.0)
-        cpu = cpu_seconds(proc.pid) - cpu0
-        metrics = scrape(web)
-        rss = rss_mb(proc.pid)
+        cpu = sum(cpu_seconds(proc.pid) - c for proc, c in zip(procs, cpu0, strict=True))
+        metrics = scrape(ports[0])
+        rss = [rss_mb(proc.pid) for proc in procs]
     finally:
-        stop(proc)
+        for proc in procs:
+            stop(proc)
     first, last_event = run(edge_timestamps(boot, DOSSIER_EVENTS, is_event))
     _, last_alert = run(edge_timestamps(boot, ALERTS))
     _, last_summary = run(edge_timestamps(boot, DOSSIER_SUMMARY, _not_clock))
@@ -196,8 +215,10 @@ def run_hub_replay(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict
             "summaries": summaries / n,
             "alerts": alerts / n,
         },
-        "rss_mb_end": rss,
-        "rss_mb_peak": peak_rss,
+        "workers": workers,
+        "rss_mb_end": max(rss),
+        "rss_mb_peak": max(peak_rss),
+        "rss_mb_each": rss,
         "dossiers_in_table": float(dossiers.group(1)) if dossiers else None,
     }
     if prof is not None:
