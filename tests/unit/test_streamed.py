@@ -12,6 +12,14 @@ import pytest
 from hub.web import streamed
 
 
+def _fails_at_ten(items: Iterable[int]) -> int:
+    """A judgement that fails on the value 10 (a bad summary)."""
+    for i in items:
+        if i == 10:
+            raise ValueError("a bad summary")
+    return 0
+
+
 async def test_the_judgement_sees_every_value_once_in_order() -> None:
     values = list(range(streamed.CHUNK * 3 + 17))
     assert await streamed.judge_streamed(values, list) == values
@@ -50,14 +58,8 @@ async def test_a_failing_judgement_stops_the_reading_and_raises() -> None:
             produced += 1
             yield i
 
-    def judge(items: Iterable[int]) -> int:
-        for i in items:
-            if i == 10:
-                raise ValueError("a bad summary")
-        return 0
-
     with pytest.raises(ValueError, match="a bad summary"):
-        await streamed.judge_streamed(source(), judge)
+        await streamed.judge_streamed(source(), _fails_at_ten)
     assert produced < streamed.CHUNK * 10
 
 
@@ -149,14 +151,8 @@ async def test_a_failing_judgement_stops_the_reading_for_all_and_raises() -> Non
         others.append(n)
         return n
 
-    def fails(items: Iterable[int]) -> int:
-        for i in items:
-            if i == 10:
-                raise ValueError("a bad summary")
-        return 0
-
     with pytest.raises(ValueError, match="a bad summary"):
-        await streamed.judge_streamed_all(source(), [count, fails])
+        await streamed.judge_streamed_all(source(), [count, _fails_at_ten])
     assert produced < streamed.CHUNK * 10
     # the other judgement was handed the end of the values, and had returned before the raise
     assert len(others) == 1 and others[0] < streamed.CHUNK * 10
