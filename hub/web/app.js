@@ -15,6 +15,9 @@ const ALERTS = {DUE_SOON: "Sắp đến hạn", PROCESSING_LATE: "Đang xử lý
   UNREPORTED_COMPLETION: "Chưa cập nhật kết quả", NOT_RECEIVED_VIA_ONESTOP: "Không qua một cửa", STEP_OVERDUE: "Quá hạn bước xử lý"};
 const PAUSES = {supplement: "Chờ bổ sung hồ sơ", financial: "Thực hiện nghĩa vụ tài chính"};
 let rows = [], sortKey = "unit_code", sortDir = 1, query = "";
+// the query and rows the units table shows: a refresh that brings the same leaves the table as
+// it is (no flicker; a row pointed at stays the same element)
+let unitsShown = null;
 
 const $ = s => document.querySelector(s);
 // views.js (loaded after this file) draws the other views and the charts: called when it is there
@@ -55,7 +58,7 @@ const auth = {
     $("#logout-btn").hidden = !auth.token();
   },
   login(token) { sessionStorage.setItem(TOKEN_KEY, token); auth.showPage(); start(); },
-  logout() { sessionStorage.removeItem(TOKEN_KEY); rows = []; auth.showLogin(""); },
+  logout() { sessionStorage.removeItem(TOKEN_KEY); rows = []; unitsShown = null; auth.showLogin(""); },
 };
 
 async function getJSON(url) {
@@ -99,7 +102,12 @@ function renderUnits() {
   hook("unitsRendered");
 }
 async function loadUnits() {
-  try { rows = await getJSON("/api/units" + query); renderUnits(); hook("unitsLoaded", rows); }
+  try {
+    rows = await getJSON("/api/units" + query);
+    const shown = query + "\n" + JSON.stringify(rows);
+    if (shown !== unitsShown) { unitsShown = shown; renderUnits(); }
+    hook("unitsLoaded", rows);
+  }
   catch (e) {
     if (!(e instanceof AuthError)) $("#units-msg").innerHTML = `<span class="err">Không tải được số liệu: ${esc(e.message)}</span>`;
   }
