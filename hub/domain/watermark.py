@@ -80,7 +80,15 @@ class Watermark:
         return {"expected": self.expected, "marks": {k: mark(m) for k, m in self.marks.items()}}
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> Watermark:
+    def from_json(cls, data: dict[str, object], read_at_ms: int | None = None) -> Watermark:
+        """The marks as `to_json` wrote them. `read_at_ms`: when a judge reads them back from
+        its store; every mark then counts as reported at that instant. A stored mark's own time
+        is when the stored value last *changed* (a report that changes nothing is not written
+        again), so after a restart it can be minutes old while the mark is reported every
+        tick: judged by it, `forget_stale` would drop every mark, with the highs that only
+        grow, at the first clock record that does not name them all (one sent before its
+        intake had partitions, one of another worker's intake), and the new intake, with
+        nothing left to read, reports no high: the clock stops for good."""
         wm = cls()
         expected = data.get("expected", 0)
         wm.expected = expected if isinstance(expected, int) else 0
@@ -89,6 +97,8 @@ class Watermark:
             for k, values in marks.items():
                 seen = values[3] if isinstance(values, list) and len(values) > 3 else None
                 seen_ms = seen if isinstance(seen, int) and not isinstance(seen, bool) else None
+                if read_at_ms is not None:
+                    seen_ms = read_at_ms
                 wm.merge(str(k), *parse_mark(values), seen_ms=seen_ms)
         return wm
 

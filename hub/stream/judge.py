@@ -108,7 +108,8 @@ class Judge:
         if wm is None:
             stored = self._get(clock_key(partition), partition)
             try:
-                wm = Watermark.from_json(json.loads(stored)) if stored else Watermark()
+                read_at = to_ms(self.clock())
+                wm = Watermark.from_json(json.loads(stored), read_at) if stored else Watermark()
             except Exception:  # a stray changelog record: the marks are reported again
                 self._unreadable(clock_key(partition))
                 wm = Watermark()
