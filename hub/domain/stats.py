@@ -330,6 +330,23 @@ def _row(code: str, name: str | None, counts: dict[str, int]) -> dict[str, Any]:
     return row
 
 
+class FirstNames:
+    """The name each key (a unit, a procedure) gets from "the first dossier in code order" that
+    gives one, found in one pass over the summaries in any order: the smallest code is kept."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, tuple[str, str | None]] = {}
+
+    def offer(self, key: str, code: str, name: str | None) -> None:
+        """A dossier's name for `key`; None names nothing (the key is known, without a name)."""
+        first = self._first.get(key)
+        if first is None or (name is not None and (first[1] is None or code < first[0])):
+            self._first[key] = (code, name)
+
+    def names(self) -> dict[str, str | None]:
+        return {key: name for key, (_, name) in self._first.items()}
+
+
 def unit_stats(
     summaries: Iterable[Summary],
     start: datetime | None = None,
@@ -346,10 +363,8 @@ def unit_stats(
     lo = ms(start) if start is not None else None
     hi = ms(end) if end is not None else None
     totals: dict[str, dict[str, int]] = {}
-    # a unit's name is the one its first dossier in code order with a name gives: kept here as
-    # (code, name) of the smallest such code, in one pass over the summaries in any order (a
-    # province's are not all held at once to be sorted)
-    named: dict[str, tuple[str, str]] = {}
+    # a province's summaries are not all held at once to be sorted by code
+    named = FirstNames()
     procs: dict[str, dict[str, dict[str, int]]] = {}
     for s in summaries:
         if s.received is None or (lo is not None and s.received < lo):
@@ -362,10 +377,7 @@ def unit_stats(
         if got is None:
             continue
         total = totals.setdefault(got.unit, dict.fromkeys(COUNTERS, 0))
-        if got.unit_name is not None:
-            first = named.get(got.unit)
-            if first is None or s.code < first[0]:
-                named[got.unit] = (s.code, got.unit_name)
+        named.offer(got.unit, s.code, got.unit_name)
         for key, value in got.counts.items():
             total[key] += value
         if by_procedure:
@@ -374,7 +386,7 @@ def unit_stats(
             )
             for key, value in got.counts.items():
                 prow[key] += value
-    names = {code: name for code, (_, name) in named.items()}
+    names = named.names()
     out = []
     for code in sorted(totals):
         row = _row(code, names.get(code), totals[code])

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from hub.domain.audit import DUE_DATE_EXTENDED, KIND_LABEL, PAUSE_AFTER_DUE, findings
 from hub.domain.calendar import TZ, WorkingCalendar
 from hub.domain.responsibility import department_rows, officer_rows
-from hub.domain.stats import COUNTERS, Summary, unit_stats
+from hub.domain.stats import COUNTERS, FirstNames, Summary, unit_stats
 
 Kind = Literal["text", "int", "percent", "datetime"]
 TABLES = ("units", "procedures", "responsibility", "departments", "audit")
@@ -239,23 +239,6 @@ def audit_table(rows: Sequence[dict[str, Any]]) -> Table:
 
 
 PAUSE_KINDS = {"supplement": "chờ bổ sung", "financial": "nghĩa vụ tài chính"}
-
-
-class FirstNames:
-    """The name each key (a unit, a procedure) gets from "the first dossier in code order" that
-    gives one, found in one pass over the summaries in any order: the smallest code is kept."""
-
-    def __init__(self) -> None:
-        self._first: dict[str, tuple[str, str | None]] = {}
-
-    def offer(self, key: str, code: str, name: str | None) -> None:
-        """A dossier's name for `key`; None names nothing (the key is known, without a name)."""
-        first = self._first.get(key)
-        if first is None or (name is not None and (first[1] is None or code < first[0])):
-            self._first[key] = (code, name)
-
-    def names(self) -> dict[str, str | None]:
-        return {key: name for key, (_, name) in self._first.items()}
 
 
 def procedure_names(summaries: Iterable[Summary]) -> dict[str, str]:
