@@ -54,6 +54,7 @@ from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
+from hub.stream.outbound import Outbound
 from hub.stream.publisher import SummaryPublisher
 from hub.stream.restore import Standby, restore, tombstone_age_s
 from hub.stream.table import DossierTable, MemoryStore
@@ -103,6 +104,7 @@ class JudgeLoop:
         # a restore that failed in the rebalance listener (aiokafka logs and ignores what the
         # listener raises): no batch may be judged without its partitions' state
         self._failed: Exception | None = None
+        self._out: Outbound | None = None  # the batches of the producer of this run
 
     @property
     def group_id(self) -> str:
@@ -270,29 +272,26 @@ class JudgeLoop:
                     entered.append(stamp)
                 alerts += found
         judge.flush()
-        sent: list[asyncio.Future[Any]] = []
         consumer = self.consumer
         assert consumer is not None
         offsets = {tp: await _next_offset(consumer, tp, m) for tp, m in batches.items() if m}
+        out = self._outbound(producer)
         await producer.begin_transaction()
         try:
             for alert in alerts:
-                key = alert.dossier_code.encode()
-                await producer.send(ALERTS, encode_alert(alert), key=key)
+                await out.add(ALERTS, encode_alert(alert), alert.dossier_code.encode())
             for key, value, record_kind in judge.outbox:
-                headers = kind_headers(record_kind)
-                await producer.send(DOSSIER_EVENTS, value, key=key, headers=headers)
+                await out.add(DOSSIER_EVENTS, value, key, kind_headers(record_kind))
             judge.outbox.clear()
             for key, value in self.publisher.take():
-                await producer.send(DOSSIER_SUMMARY, value, key=key)
+                await out.add(DOSSIER_SUMMARY, value, key)
             for bad, error in failed:
                 self.metrics.deadletters.labels("hub", _reason(error)).inc()
                 headers = _dead_letter(bad, error, self.clock())
-                await producer.send(DEADLETTER, bad.value, key=bad.key, headers=headers)
+                await out.add(DEADLETTER, bad.value, bad.key, headers)
             for key, state, partition in self.table.take():
-                sent.append(
-                    await producer.send(self.changelog, state, key=key, partition=partition)
-                )
+                await out.add(self.changelog, state, key, partition=partition)
+            handed = await out.flush()
             fencing.stamp(producer, member)  # a stalled member's commit is refused
             committing = time.perf_counter()
             await producer.send_offsets_to_transaction(offsets, self.group_id)
@@ -303,6 +302,7 @@ class JudgeLoop:
             )
         except BaseException:
             self.table.discard()
+            out.drop()
             with contextlib.suppress(Exception):
                 await producer.abort_transaction()
             raise
@@ -310,14 +310,23 @@ class JudgeLoop:
         # changelog offset each partition reaches (a crash before this leaves it one batch
         # behind, which the changelog's tail makes up at the next assignment)
         reached: dict[int, int] = {}
-        for metadata in await asyncio.gather(*sent):
-            p = metadata.partition
-            reached[p] = max(reached.get(p, 0), metadata.offset + 1)
+        changelog = self.changelog
+        for (tp, count, _), metadata in zip(
+            handed, await asyncio.gather(*(f for _, _, f in handed)), strict=True
+        ):
+            if tp.topic == changelog:
+                p = tp.partition
+                reached[p] = max(reached.get(p, 0), metadata.offset + count)
         self.table.commit(reached)
         self._touch()
         done = time.time()
         for t in entered:
             self.metrics.latency.observe(max(0.0, done - t))
+
+    def _outbound(self, producer: AIOKafkaProducer) -> Outbound:
+        if self._out is None or self._out.producer is not producer:
+            self._out = Outbound(producer)
+        return self._out
 
     def partition_count(self) -> int:
         """How many partitions hub.dossier.events has (0 while not known)."""
