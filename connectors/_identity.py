@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from connectors._base import Context, Decoded, Reason, Rejection
@@ -99,6 +100,13 @@ def _shift(now: datetime, seconds: float) -> datetime:
         return _LATEST if seconds > 0 else _EARLIEST
 
 
+@lru_cache(maxsize=16)  # one `now` a batch of messages, and their many events
+def _window(now: datetime, age_days: float, lead_s: float) -> tuple[datetime, datetime, datetime]:
+    """The earliest time kept, the latest event time, the latest other time."""
+    age = age_days * 86_400
+    return _shift(now, -age), _shift(now, lead_s), _shift(now, max(age, lead_s))
+
+
 def _bounded(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` within the bounds: ids checked, text cut, times in the window (see above)."""
     out: dict[str, Any] = {}
@@ -116,10 +124,9 @@ def _bounded(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
         out[name] = value
     if ctx.now is None:
         return out
-    age = ctx.max_event_age_days * 86_400
-    earliest = _shift(ctx.now, -age)
-    latest_event = _shift(ctx.now, ctx.max_event_lead_s)
-    latest_other = _shift(ctx.now, max(age, ctx.max_event_lead_s))
+    earliest, latest_event, latest_other = _window(
+        ctx.now, ctx.max_event_age_days, ctx.max_event_lead_s
+    )
     for name, value in list(out.items()):
         if not isinstance(value, datetime):
             continue

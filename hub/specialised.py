@@ -95,7 +95,11 @@ def _kind(ftype: Any) -> tuple[str, bool, Any]:
 
 _WRITE = {
     # value v -> appended to `out` (a bytearray); raise Unhandled where fastavro would differ
-    "string": "b = v.encode(); out += _varint(len(b)); out += b",
+    # a length under 64 is one byte, its zigzag form 2n: most strings here are that short
+    "string": "b = v.encode(); n = len(b)\n"
+    "if n < 64: out.append(n << 1)\n"
+    "else: out += _varint(n)\n"
+    "out += b",
     "boolean": "if v.__class__ is not bool: raise Unhandled\nout += b'\\x01' if v else b'\\x00'",
     "int": "if v.__class__ is not int or not {imin} <= v <= {imax}: raise Unhandled\n"
     "out += _varint(v)",

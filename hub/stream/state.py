@@ -126,9 +126,10 @@ class DossierState:
     def has(self, ev: DossierEvent) -> bool:
         """A redelivery, or a later-timed delivery of an event already held, changes nothing:
         the facts take the earliest delivery of each identity (source and id)."""
-        if ev.identity not in self._held:
+        ident = ev.identity
+        if ident not in self._held:
             return False
-        held = self._held[ev.identity]
+        held = self._held[ident]
         return held is None or ev.event_time is None or held <= ev.event_time
 
     def add(
