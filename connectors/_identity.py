@@ -87,8 +87,39 @@ def digest(fields: dict[str, Any]) -> str:
         for k, v in fields.items()
         if k not in NOT_IDENTITY and v is not None and v is not _DEFAULTS.get(k)
     }
-    blob = json.dumps(canon, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    try:
+        blob = _compact_json(canon)
+    except _NotPlain:
+        blob = json.dumps(canon, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("ascii")).hexdigest()
+
+
+class _NotPlain(Exception):
+    """A value `_compact_json` leaves to json.dumps."""
+
+
+_QUOTED = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) uses
+
+
+def _compact_json(fields: dict[str, Any]) -> str:
+    """json.dumps(fields, sort_keys=True, ensure_ascii=True, separators=(",", ":")) for a flat
+    object of strings, ints and booleans, the same text without building an encoder per call
+    (the digest runs for almost every event); _NotPlain for any other value."""
+    parts = []
+    for key in sorted(fields):
+        value = fields[key]
+        if value.__class__ is str:
+            text = _QUOTED(value)
+        elif value is True:
+            text = "true"
+        elif value is False:
+            text = "false"
+        elif value.__class__ is int:
+            text = int.__repr__(value)
+        else:
+            raise _NotPlain
+        parts.append(f"{_QUOTED(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _shift(now: datetime, seconds: float) -> datetime:
