@@ -158,7 +158,6 @@ class Intake:
         self._uncommitted: dict[TopicPartition, int] = {}
         self._read: list[tuple[Any, list[_Out]]] = []
         self._batch = asyncio.Lock()
-        self._out: Outbound | None = None  # the batches of the producer of this run
 
     @property
     def group_id(self) -> str:
@@ -223,6 +222,7 @@ class Intake:
         )
         consumer = AIOKafkaConsumer(**stage_consumer_options(cfg, self.group_id))
         await producer.start()  # aborts what a previous run of this instance left open
+        outbound = Outbound(producer)
         try:
             consumer.subscribe(list(INBOUND_TOPICS.values()), listener=_Rebalance(self))
             await consumer.start()
@@ -235,7 +235,7 @@ class Intake:
                         # partitions' positions go back to the committed offsets as it rejoins
                         batches = {}
                     # a stop waits for the batch in hand: its transaction commits or aborts
-                    await asyncio.shield(self._batch_once(producer, consumer, batches, member))
+                    await asyncio.shield(self._batch_once(outbound, consumer, batches, member))
             finally:
                 self.consumer = None
                 async with self._batch:
@@ -245,7 +245,7 @@ class Intake:
 
     async def _batch_once(
         self,
-        producer: AIOKafkaProducer,
+        outbound: Outbound,
         consumer: AIOKafkaConsumer,
         batches: dict[Any, Any],
         member: fencing.Membership | None,
@@ -257,11 +257,10 @@ class Intake:
                 # offsets, here or by their new owner; its offsets would be refused anyway
                 batches = {}
             if batches:
-                if self._out is None or self._out.producer is not producer:
-                    self._out = Outbound(producer)
+                producer = outbound.producer
                 await producer.begin_transaction()
                 try:
-                    await self._process(self._out, consumer, batches)
+                    await self._process(outbound, consumer, batches)
                     offsets, self._uncommitted = self._uncommitted, {}
                     assert member is not None
                     fencing.stamp(producer, member)  # a stalled member's commit is refused
@@ -277,7 +276,7 @@ class Intake:
                 except BaseException:
                     self._uncommitted.clear()
                     self._read.clear()
-                    self._out.drop()
+                    outbound.drop()
                     with contextlib.suppress(Exception):
                         await producer.abort_transaction()
                     raise

@@ -104,7 +104,6 @@ class JudgeLoop:
         # a restore that failed in the rebalance listener (aiokafka logs and ignores what the
         # listener raises): no batch may be judged without its partitions' state
         self._failed: Exception | None = None
-        self._out: Outbound | None = None  # the batches of the producer of this run
 
     @property
     def group_id(self) -> str:
@@ -177,6 +176,7 @@ class JudgeLoop:
         )
         consumer = AIOKafkaConsumer(**stage_consumer_options(cfg, self.group_id))
         await producer.start()  # aborts what a previous run of this instance left open
+        outbound = Outbound(producer)
         standby: asyncio.Task[None] | None = None
         try:
             consumer.subscribe([DOSSIER_EVENTS], listener=_Rebalance(self))
@@ -197,7 +197,7 @@ class JudgeLoop:
                     batches, member = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
                     if batches and member is not None:
                         # a stop waits for the batch in hand: its transaction commits or aborts
-                        await asyncio.shield(self._locked(producer, member, batches))
+                        await asyncio.shield(self._locked(outbound, member, batches))
             finally:
                 self.consumer = None
                 if standby is not None:
@@ -229,7 +229,7 @@ class JudgeLoop:
         return changelog_topic(self.settings.app_id)
 
     async def _locked(
-        self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
+        self, outbound: Outbound, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
         async with self._batch:
             if self._failed is not None:
@@ -239,11 +239,12 @@ class JudgeLoop:
                 # was read in is gone, and its partitions are read again from their committed
                 # offsets, here or by their new owner; its offsets would be refused anyway
                 return
-            await self._process(producer, member, batches)
+            await self._process(outbound, member, batches)
 
     async def _process(
-        self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
+        self, out: Outbound, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
+        producer = out.producer
         judge = self.judge
         alerts: list[Alert] = []
         failed: list[tuple[Any, Exception]] = []
@@ -275,7 +276,6 @@ class JudgeLoop:
         consumer = self.consumer
         assert consumer is not None
         offsets = {tp: await _next_offset(consumer, tp, m) for tp, m in batches.items() if m}
-        out = self._outbound(producer)
         await producer.begin_transaction()
         try:
             for alert in alerts:
@@ -322,11 +322,6 @@ class JudgeLoop:
         done = time.time()
         for t in entered:
             self.metrics.latency.observe(max(0.0, done - t))
-
-    def _outbound(self, producer: AIOKafkaProducer) -> Outbound:
-        if self._out is None or self._out.producer is not producer:
-            self._out = Outbound(producer)
-        return self._out
 
     def partition_count(self) -> int:
         """How many partitions hub.dossier.events has (0 while not known)."""
