@@ -52,7 +52,7 @@ from hub.kafka_client import (
 )
 from hub.metrics import HubMetrics
 from hub.protocol import KIND_CLOCK, Headers, entered_stamp, event_headers, kind_headers
-from hub.settings import ClockMode, Settings
+from hub.settings import Settings
 from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
@@ -300,10 +300,7 @@ class Intake:
         and the intake after it, with nothing of those partitions left to read, never reported
         them. The watermark then stayed below them for good (the kill -9 fault test lost the
         alerts due after them). Committed with the events it reports, a high is never lost, and
-        the judge reads it after those events (the same partitions, later offsets). Under the
-        wall clock the marks move nothing: no record is added then."""
-        if self.settings.clock is not ClockMode.EVENT:
-            return
+        the judge reads it after those events (the same partitions, later offsets)."""
         if not any(o.event is not None and o.sent for _, events in self._read for o in events):
             return
         marks = self.marks.copy()
