@@ -54,7 +54,6 @@ from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
-from hub.stream.outbound import Outbound
 from hub.stream.publisher import SummaryPublisher
 from hub.stream.restore import Standby, restore, tombstone_age_s
 from hub.stream.table import DossierTable, MemoryStore
@@ -176,7 +175,6 @@ class JudgeLoop:
         )
         consumer = AIOKafkaConsumer(**stage_consumer_options(cfg, self.group_id))
         await producer.start()  # aborts what a previous run of this instance left open
-        outbound = Outbound(producer)
         standby: asyncio.Task[None] | None = None
         try:
             consumer.subscribe([DOSSIER_EVENTS], listener=_Rebalance(self))
@@ -197,7 +195,7 @@ class JudgeLoop:
                     batches, member = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
                     if batches and member is not None:
                         # a stop waits for the batch in hand: its transaction commits or aborts
-                        await asyncio.shield(self._locked(outbound, member, batches))
+                        await asyncio.shield(self._locked(producer, member, batches))
             finally:
                 self.consumer = None
                 if standby is not None:
@@ -229,7 +227,7 @@ class JudgeLoop:
         return changelog_topic(self.settings.app_id)
 
     async def _locked(
-        self, outbound: Outbound, member: fencing.Membership, batches: dict[Any, Any]
+        self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
         async with self._batch:
             if self._failed is not None:
@@ -239,12 +237,11 @@ class JudgeLoop:
                 # was read in is gone, and its partitions are read again from their committed
                 # offsets, here or by their new owner; its offsets would be refused anyway
                 return
-            await self._process(outbound, member, batches)
+            await self._process(producer, member, batches)
 
     async def _process(
-        self, out: Outbound, member: fencing.Membership, batches: dict[Any, Any]
+        self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
-        producer = out.producer
         judge = self.judge
         alerts: list[Alert] = []
         failed: list[tuple[Any, Exception]] = []
@@ -273,25 +270,29 @@ class JudgeLoop:
                     entered.append(stamp)
                 alerts += found
         judge.flush()
+        sent: list[asyncio.Future[Any]] = []
         consumer = self.consumer
         assert consumer is not None
         offsets = {tp: await _next_offset(consumer, tp, m) for tp, m in batches.items() if m}
         await producer.begin_transaction()
         try:
             for alert in alerts:
-                await out.add(ALERTS, encode_alert(alert), alert.dossier_code.encode())
+                key = alert.dossier_code.encode()
+                await producer.send(ALERTS, encode_alert(alert), key=key)
             for key, value, record_kind in judge.outbox:
-                await out.add(DOSSIER_EVENTS, value, key, kind_headers(record_kind))
+                headers = kind_headers(record_kind)
+                await producer.send(DOSSIER_EVENTS, value, key=key, headers=headers)
             judge.outbox.clear()
             for key, value in self.publisher.take():
-                await out.add(DOSSIER_SUMMARY, value, key)
+                await producer.send(DOSSIER_SUMMARY, value, key=key)
             for bad, error in failed:
                 self.metrics.deadletters.labels("hub", _reason(error)).inc()
                 headers = _dead_letter(bad, error, self.clock())
-                await out.add(DEADLETTER, bad.value, bad.key, headers)
+                await producer.send(DEADLETTER, bad.value, key=bad.key, headers=headers)
             for key, state, partition in self.table.take():
-                await out.add(self.changelog, state, key, partition=partition)
-            handed = await out.flush()
+                sent.append(
+                    await producer.send(self.changelog, state, key=key, partition=partition)
+                )
             fencing.stamp(producer, member)  # a stalled member's commit is refused
             committing = time.perf_counter()
             await producer.send_offsets_to_transaction(offsets, self.group_id)
@@ -302,7 +303,6 @@ class JudgeLoop:
             )
         except BaseException:
             self.table.discard()
-            out.drop()
             with contextlib.suppress(Exception):
                 await producer.abort_transaction()
             raise
@@ -310,13 +310,9 @@ class JudgeLoop:
         # changelog offset each partition reaches (a crash before this leaves it one batch
         # behind, which the changelog's tail makes up at the next assignment)
         reached: dict[int, int] = {}
-        changelog = self.changelog
-        for (tp, count, _), metadata in zip(
-            handed, await asyncio.gather(*(f for _, _, f in handed)), strict=True
-        ):
-            if tp.topic == changelog:
-                p = tp.partition
-                reached[p] = max(reached.get(p, 0), metadata.offset + count)
+        for metadata in await asyncio.gather(*sent):
+            p = metadata.partition
+            reached[p] = max(reached.get(p, 0), metadata.offset + 1)
         self.table.commit(reached)
         self._touch()
         done = time.time()

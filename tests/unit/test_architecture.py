@@ -25,7 +25,6 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "hub.settings",
         "hub.codec",
-        "hub.specialised",
         "hub.protocol",
         "hub.metrics",
         "hub.kafka_client",
