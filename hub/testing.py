@@ -272,11 +272,24 @@ def worker_env(bootstrap: str, data_dir: Path, **fields: object) -> dict[str, st
 
 async def produce(bootstrap: str, records: Iterable[Record | RawRecord], **options: Any) -> int:
     """Send `records` in their order, each acknowledged before this returns; how many.
-    `options` override PRODUCER_OPTIONS."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **(PRODUCER_OPTIONS | options))
+    `options` override PRODUCER_OPTIONS.
+
+    A feed lands as one: the metadata of every topic is fetched before the first record is
+    sent, and the records are handed to the producer without a pause (no linger, no wait),
+    so they go in one request per broker (up to 5 000 records at a time). Fetched topic by
+    topic at its first record instead, the first topics' records would reach the broker up to
+    a metadata round (~100 ms) before the others', and a worker under the event clock that
+    read them then would rightly (rules.md §6: a partition that never delivered does not
+    count) judge by their times alone: a test's feed meant as one would be two."""
+    records = list(records)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, **(PRODUCER_OPTIONS | {"linger_ms": 0} | options)
+    )
     await producer.start()
     count = 0
     try:
+        for topic in dict.fromkeys(record[0] for record in records):
+            await producer.partitions_for(topic)
         pending = []
         for record in records:
             topic, key, value = record[0], record[1], record[2]
