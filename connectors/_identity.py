@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from connectors._base import Context, Decoded, Reason, Rejection
@@ -86,8 +87,39 @@ def digest(fields: dict[str, Any]) -> str:
         for k, v in fields.items()
         if k not in NOT_IDENTITY and v is not None and v is not _DEFAULTS.get(k)
     }
-    blob = json.dumps(canon, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    try:
+        blob = _compact_json(canon)
+    except _NotPlain:
+        blob = json.dumps(canon, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("ascii")).hexdigest()
+
+
+class _NotPlain(Exception):
+    """A value `_compact_json` leaves to json.dumps."""
+
+
+_QUOTED = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) uses
+
+
+def _compact_json(fields: dict[str, Any]) -> str:
+    """json.dumps(fields, sort_keys=True, ensure_ascii=True, separators=(",", ":")) for a flat
+    object of strings, ints and booleans, the same text without building an encoder per call
+    (the digest runs for almost every event); _NotPlain for any other value."""
+    parts = []
+    for key in sorted(fields):
+        value = fields[key]
+        if value.__class__ is str:
+            text = _QUOTED(value)
+        elif value is True:
+            text = "true"
+        elif value is False:
+            text = "false"
+        elif value.__class__ is int:
+            text = int.__repr__(value)
+        else:
+            raise _NotPlain
+        parts.append(f"{_QUOTED(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _shift(now: datetime, seconds: float) -> datetime:
@@ -97,6 +129,13 @@ def _shift(now: datetime, seconds: float) -> datetime:
         return now + timedelta(seconds=seconds)
     except OverflowError:
         return _LATEST if seconds > 0 else _EARLIEST
+
+
+@lru_cache(maxsize=16)  # one `now` a batch of messages, and their many events
+def _window(now: datetime, age_days: float, lead_s: float) -> tuple[datetime, datetime, datetime]:
+    """The earliest time kept, the latest event time, the latest other time."""
+    age = age_days * 86_400
+    return _shift(now, -age), _shift(now, lead_s), _shift(now, max(age, lead_s))
 
 
 def _bounded(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
@@ -116,10 +155,9 @@ def _bounded(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
         out[name] = value
     if ctx.now is None:
         return out
-    age = ctx.max_event_age_days * 86_400
-    earliest = _shift(ctx.now, -age)
-    latest_event = _shift(ctx.now, ctx.max_event_lead_s)
-    latest_other = _shift(ctx.now, max(age, ctx.max_event_lead_s))
+    earliest, latest_event, latest_other = _window(
+        ctx.now, ctx.max_event_age_days, ctx.max_event_lead_s
+    )
     for name, value in list(out.items()):
         if not isinstance(value, datetime):
             continue

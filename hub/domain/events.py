@@ -19,6 +19,11 @@ class Source(StrEnum):
     CIVIL = "civil"
 
 
+# a member's value by lookup: Enum's `.value` descriptor costs more, and identities are read
+# several times for every event judged
+_SOURCE_VALUE: dict[Source, str] = {s: s.value for s in Source}
+
+
 class EventKind(StrEnum):
     # one-stop system (sources.md §1)
     SNAPSHOT = "SNAPSHOT"  # DongBoHoSoMC item
@@ -105,7 +110,7 @@ class DossierEvent(BaseModel):
     def identity(self) -> tuple[str, str]:
         """Source and id: what makes two deliveries one event. Ids are each system's own, and
         two systems may use the same one (a tax event and a civil event, say)."""
-        return (self.source.value, self.event_id)
+        return (_SOURCE_VALUE[self.source], self.event_id)
 
     @field_validator(
         "event_time",

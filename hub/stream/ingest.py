@@ -233,6 +233,8 @@ def count(metrics: HubMetrics, source: str, decoded: Decoded) -> None:
         metrics.events.labels(source).inc(len(decoded.events))
     if decoded.informational:
         metrics.informational.labels(source).inc(decoded.informational)
+    if not decoded.rejections:
+        return
     # by reason, not one by one: a message may hold a thousand bad items
     for reason, n in Counter(rej.reason.value for rej in decoded.rejections).items():
         metrics.deadletters.labels(source, reason).inc(n)

@@ -17,8 +17,11 @@ batch again would fail again forever: the records of its batch are sent again wi
 letter is sent again cut to fit (headers give the original length and sha256); an event is
 dead-lettered as INTERNAL. Any other produce error stops the batch (the broker away): the loop
 restarts and re-reads. Records over the smallest max.message.bytes of the topics written are
-refused at send() (the producer's max_request_size is set to it at each start), so no batch of a
-transaction is refused by the broker for its size.
+refused as they are added (the producer's max_request_size is set to it at each start), so no
+batch of a transaction is refused by the broker for its size.
+
+The records go to the producer in whole batches per partition (hub/stream/outbound.py); a record
+sent alone (above) goes through `send()`.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.ingest import DeadLetter, InboundMarks, count, dead_letters, decode, truncated
+from hub.stream.outbound import Outbound, Slot
 from hub.stream.state import to_ms
 from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS, record_limit
 
@@ -82,28 +86,26 @@ class _Out:
         return len(self.key or b"") + len(self.value) + heads
 
 
-async def _send(producer: AIOKafkaProducer, out: _Out) -> asyncio.Future[Any] | Exception:
-    """Send one record: its future, or the size error aiokafka raises at once (handled with
-    those the broker answers on the future)."""
+async def _send(outbound: Outbound, out: _Out) -> Slot | Exception:
+    """Put one record in its batch: where it went, or the size error raised at once for a record
+    over max_request_size (handled with those the broker answers for its batch)."""
     try:
-        future: asyncio.Future[Any] = await producer.send(
-            out.topic, out.value, key=out.key, headers=out.headers
-        )
+        return await outbound.add(out.topic, out.value, out.key, out.headers)
     except SIZE_ERRORS as exc:
         error: Exception = exc
         return error
-    return future
 
 
-async def _outcomes(sent: list[tuple[_Out, asyncio.Future[Any] | Exception]]) -> list[_Out]:
-    """Wait for every acknowledgement; the records refused as too large. Any other error
-    raises: the broker away, not a property of one record."""
-    futures = [f for _, f in sent if isinstance(f, asyncio.Future)]
+async def _outcomes(outbound: Outbound, sent: list[tuple[_Out, Slot | Exception]]) -> list[_Out]:
+    """Hand the batches over and wait for every acknowledgement; the records refused as too
+    large (a batch the broker refuses refuses each of its records). Any other error raises: the
+    broker away, not a property of one record."""
+    futures = [f for _, _, f in await outbound.flush()]
     if futures:
         await asyncio.gather(*futures, return_exceptions=True)
     refused = []
     for out, f in sent:
-        err = f if isinstance(f, BaseException) else f.exception()
+        err = f if isinstance(f, BaseException) else f.future.exception()
         if err is None:
             continue
         if not isinstance(err, SIZE_ERRORS):
@@ -220,6 +222,7 @@ class Intake:
         )
         consumer = AIOKafkaConsumer(**stage_consumer_options(cfg, self.group_id))
         await producer.start()  # aborts what a previous run of this instance left open
+        outbound = Outbound(producer)
         try:
             consumer.subscribe(list(INBOUND_TOPICS.values()), listener=_Rebalance(self))
             await consumer.start()
@@ -232,7 +235,7 @@ class Intake:
                         # partitions' positions go back to the committed offsets as it rejoins
                         batches = {}
                     # a stop waits for the batch in hand: its transaction commits or aborts
-                    await asyncio.shield(self._batch_once(producer, consumer, batches, member))
+                    await asyncio.shield(self._batch_once(outbound, consumer, batches, member))
             finally:
                 self.consumer = None
                 async with self._batch:
@@ -242,7 +245,7 @@ class Intake:
 
     async def _batch_once(
         self,
-        producer: AIOKafkaProducer,
+        outbound: Outbound,
         consumer: AIOKafkaConsumer,
         batches: dict[Any, Any],
         member: fencing.Membership | None,
@@ -254,9 +257,10 @@ class Intake:
                 # offsets, here or by their new owner; its offsets would be refused anyway
                 batches = {}
             if batches:
+                producer = outbound.producer
                 await producer.begin_transaction()
                 try:
-                    await self._process(producer, consumer, batches)
+                    await self._process(outbound, consumer, batches)
                     offsets, self._uncommitted = self._uncommitted, {}
                     assert member is not None
                     fencing.stamp(producer, member)  # a stalled member's commit is refused
@@ -272,6 +276,7 @@ class Intake:
                 except BaseException:
                     self._uncommitted.clear()
                     self._read.clear()
+                    outbound.drop()
                     with contextlib.suppress(Exception):
                         await producer.abort_transaction()
                     raise
@@ -288,13 +293,14 @@ class Intake:
             self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
 
     async def _process(
-        self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
+        self, outbound: Outbound, consumer: AIOKafkaConsumer, batches: dict[Any, Any]
     ) -> None:
         cfg = self.settings
         now = self.clock()  # one "now" for the batch: the window of accepted times, failed_at
-        sent: list[tuple[_Out, asyncio.Future[Any] | Exception]] = []
+        sent: list[tuple[_Out, Slot | Exception]] = []
         read: list[tuple[Any, list[_Out]]] = []  # each inbound record and its events
         headers = event_headers(entered_stamp(time.time()))
+        latest: dict[str, int] = {}  # source -> the event time of its batch's last message
         for messages in batches.values():
             for msg in messages:
                 raw = msg.value if msg.value is not None else b""
@@ -302,22 +308,26 @@ class Intake:
                     cfg, self.calendar, msg.topic, msg.partition, msg.offset, raw, now
                 )
                 count(self.metrics, source, decoded)
-                for dl in self._letters(msg, source, decoded.rejections, now):
-                    out = _Out(DEADLETTER, dl.key, dl.value, dl.headers, msg, source)
-                    sent.append((out, await _send(producer, out)))
+                if decoded.rejections:
+                    for dl in self._letters(msg, source, decoded.rejections, now):
+                        out = _Out(DEADLETTER, dl.key, dl.value, dl.headers, msg, source)
+                        sent.append((out, await _send(outbound, out)))
                 events: list[_Out] = []
                 for ev in decoded.events:
                     key = ev.dossier_code.encode()
                     out = _Out(DOSSIER_EVENTS, key, encode_event(ev), headers, msg, source, ev)
-                    sent.append((out, await _send(producer, out)))
+                    sent.append((out, await _send(outbound, out)))
                     events.append(out)
                 high = _high(events)
                 if high is not None:
-                    self.metrics.event_lag.labels(source).set((to_ms(now) - high) / 1000)
+                    latest[source] = high
                 read.append((msg, events))
-        refused = await _outcomes(sent)
+        # the gauge is set once a batch: to what its last message per source would have set
+        for source, high in latest.items():
+            self.metrics.event_lag.labels(source).set((to_ms(now) - high) / 1000)
+        refused = await _outcomes(outbound, sent)
         if refused:
-            await self._resend(producer, refused, now)
+            await self._resend(outbound, refused, now)
         self._read += read
         for tp, messages in batches.items():
             if messages:
@@ -338,11 +348,12 @@ class Intake:
             factor=self.settings.deadletter_bytes_factor,
         )
 
-    async def _resend(self, producer: AIOKafkaProducer, refused: list[_Out], now: datetime) -> None:
+    async def _resend(self, outbound: Outbound, refused: list[_Out], now: datetime) -> None:
         """The records refused as too large. The broker refuses a whole batch for one record
         over its limit, so the largest is sent alone and the others together again, until none
         is refused. One refused alone is too large by itself: a dead letter is sent cut, events
         are dead-lettered as INTERNAL."""
+        producer = outbound.producer
         lost: dict[int, list[tuple[_Out, Exception]]] = {}  # id(inbound record) -> its events
         pending = refused
         while pending:
@@ -356,7 +367,8 @@ class Intake:
                     largest.sent = False
                     lost.setdefault(id(largest.msg), []).append((largest, err))
             if pending:
-                pending = await _outcomes([(o, await _send(producer, o)) for o in pending])
+                sent = [(o, await _send(outbound, o)) for o in pending]
+                pending = await _outcomes(outbound, sent)
         for events in lost.values():
             await self._events_lost(producer, events, now)
 

@@ -54,6 +54,7 @@ from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
 from hub.stream.judge import Judge
+from hub.stream.outbound import Outbound
 from hub.stream.publisher import SummaryPublisher
 from hub.stream.restore import Standby, restore, tombstone_age_s
 from hub.stream.table import DossierTable, MemoryStore
@@ -175,6 +176,7 @@ class JudgeLoop:
         )
         consumer = AIOKafkaConsumer(**stage_consumer_options(cfg, self.group_id))
         await producer.start()  # aborts what a previous run of this instance left open
+        outbound = Outbound(producer)
         standby: asyncio.Task[None] | None = None
         try:
             consumer.subscribe([DOSSIER_EVENTS], listener=_Rebalance(self))
@@ -195,7 +197,7 @@ class JudgeLoop:
                     batches, member = await take_batch(consumer, cfg.batch_max, cfg.batch_within_s)
                     if batches and member is not None:
                         # a stop waits for the batch in hand: its transaction commits or aborts
-                        await asyncio.shield(self._locked(producer, member, batches))
+                        await asyncio.shield(self._locked(outbound, member, batches))
             finally:
                 self.consumer = None
                 if standby is not None:
@@ -227,7 +229,7 @@ class JudgeLoop:
         return changelog_topic(self.settings.app_id)
 
     async def _locked(
-        self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
+        self, outbound: Outbound, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
         async with self._batch:
             if self._failed is not None:
@@ -237,11 +239,12 @@ class JudgeLoop:
                 # was read in is gone, and its partitions are read again from their committed
                 # offsets, here or by their new owner; its offsets would be refused anyway
                 return
-            await self._process(producer, member, batches)
+            await self._process(outbound, member, batches)
 
     async def _process(
-        self, producer: AIOKafkaProducer, member: fencing.Membership, batches: dict[Any, Any]
+        self, out: Outbound, member: fencing.Membership, batches: dict[Any, Any]
     ) -> None:
+        producer = out.producer
         judge = self.judge
         alerts: list[Alert] = []
         failed: list[tuple[Any, Exception]] = []
@@ -270,29 +273,25 @@ class JudgeLoop:
                     entered.append(stamp)
                 alerts += found
         judge.flush()
-        sent: list[asyncio.Future[Any]] = []
         consumer = self.consumer
         assert consumer is not None
         offsets = {tp: await _next_offset(consumer, tp, m) for tp, m in batches.items() if m}
         await producer.begin_transaction()
         try:
             for alert in alerts:
-                key = alert.dossier_code.encode()
-                await producer.send(ALERTS, encode_alert(alert), key=key)
+                await out.add(ALERTS, encode_alert(alert), alert.dossier_code.encode())
             for key, value, record_kind in judge.outbox:
-                headers = kind_headers(record_kind)
-                await producer.send(DOSSIER_EVENTS, value, key=key, headers=headers)
+                await out.add(DOSSIER_EVENTS, value, key, kind_headers(record_kind))
             judge.outbox.clear()
             for key, value in self.publisher.take():
-                await producer.send(DOSSIER_SUMMARY, value, key=key)
+                await out.add(DOSSIER_SUMMARY, value, key)
             for bad, error in failed:
                 self.metrics.deadletters.labels("hub", _reason(error)).inc()
                 headers = _dead_letter(bad, error, self.clock())
-                await producer.send(DEADLETTER, bad.value, key=bad.key, headers=headers)
+                await out.add(DEADLETTER, bad.value, bad.key, headers)
             for key, state, partition in self.table.take():
-                sent.append(
-                    await producer.send(self.changelog, state, key=key, partition=partition)
-                )
+                await out.add(self.changelog, state, key, partition=partition)
+            handed = await out.flush()
             fencing.stamp(producer, member)  # a stalled member's commit is refused
             committing = time.perf_counter()
             await producer.send_offsets_to_transaction(offsets, self.group_id)
@@ -303,6 +302,7 @@ class JudgeLoop:
             )
         except BaseException:
             self.table.discard()
+            out.drop()
             with contextlib.suppress(Exception):
                 await producer.abort_transaction()
             raise
@@ -310,9 +310,13 @@ class JudgeLoop:
         # changelog offset each partition reaches (a crash before this leaves it one batch
         # behind, which the changelog's tail makes up at the next assignment)
         reached: dict[int, int] = {}
-        for metadata in await asyncio.gather(*sent):
-            p = metadata.partition
-            reached[p] = max(reached.get(p, 0), metadata.offset + 1)
+        changelog = self.changelog
+        for (tp, count, _), metadata in zip(
+            handed, await asyncio.gather(*(f for _, _, f in handed)), strict=True
+        ):
+            if tp.topic == changelog:
+                p = tp.partition
+                reached[p] = max(reached.get(p, 0), metadata.offset + count)
         self.table.commit(reached)
         self._touch()
         done = time.time()

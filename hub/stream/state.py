@@ -112,7 +112,12 @@ class DossierState:
     def copy(self) -> DossierState:
         """As deep as judging changes it (the lists, the emitted alerts, changed in place); the
         index is copied, not rebuilt: a copy is taken for every judged message."""
-        twin = DossierState(self.partition, next_wake_ms=self.next_wake_ms, owner=self.owner)
+        # made field by field, not through __init__: its index rebuild and default factories
+        # would be thrown away at once
+        twin = object.__new__(DossierState)
+        twin.partition = self.partition
+        twin.next_wake_ms = self.next_wake_ms
+        twin.owner = self.owner
         twin.blobs = list(self.blobs)
         twin.events = list(self.events)
         twin.emitted = {
@@ -126,9 +131,10 @@ class DossierState:
     def has(self, ev: DossierEvent) -> bool:
         """A redelivery, or a later-timed delivery of an event already held, changes nothing:
         the facts take the earliest delivery of each identity (source and id)."""
-        if ev.identity not in self._held:
+        ident = ev.identity
+        if ident not in self._held:
             return False
-        held = self._held[ev.identity]
+        held = self._held[ident]
         return held is None or ev.event_time is None or held <= ev.event_time
 
     def add(

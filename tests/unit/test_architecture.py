@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "hub.settings",
         "hub.codec",
+        "hub.specialised",
         "hub.protocol",
         "hub.metrics",
         "hub.kafka_client",

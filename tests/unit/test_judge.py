@@ -308,6 +308,7 @@ def test_a_state_copy_is_its_own_and_keeps_the_index() -> None:
         twin = state.copy()
         rebuilt = DossierState.loads(value)
         assert twin._held == rebuilt._held and twin._bytes == rebuilt._bytes
+        assert twin == state  # every field (the copy is made field by field)
         assert twin.dumps() == value
         twin.events.pop()
         twin.blobs.pop()
