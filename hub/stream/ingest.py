@@ -63,6 +63,16 @@ class InboundMarks:
         if event_ms is not None and (mark.high_ms is None or event_ms > mark.high_ms):
             mark.high_ms = event_ms
 
+    def copy(self) -> InboundMarks:
+        """Marks of their own, to move without moving these (a batch not yet committed)."""
+        return InboundMarks(
+            self.idle_timeout_s,
+            {
+                key: PartitionMark(m.high_ms, m.last_delivery, m.next_offset)
+                for key, m in self.marks.items()
+            },
+        )
+
     def assigned(self, keys: set[str]) -> None:
         for gone in set(self.marks) - keys:
             del self.marks[gone]

@@ -51,12 +51,20 @@ from hub.kafka_client import (
     transactional_producer_options,
 )
 from hub.metrics import HubMetrics
-from hub.protocol import Headers, entered_stamp, event_headers
-from hub.settings import Settings
+from hub.protocol import KIND_CLOCK, Headers, entered_stamp, event_headers, kind_headers
+from hub.settings import ClockMode, Settings
 from hub.stream import fencing
 from hub.stream.batches import take_batch
 from hub.stream.clock import Clock
-from hub.stream.ingest import DeadLetter, InboundMarks, count, dead_letters, decode, truncated
+from hub.stream.ingest import (
+    DeadLetter,
+    InboundMarks,
+    clock_record,
+    count,
+    dead_letters,
+    decode,
+    truncated,
+)
 from hub.stream.outbound import Outbound, Slot
 from hub.stream.state import to_ms
 from hub.topics import DEADLETTER, DOSSIER_EVENTS, INBOUND_TOPICS, record_limit
@@ -261,8 +269,10 @@ class Intake:
                 await producer.begin_transaction()
                 try:
                     await self._process(outbound, consumer, batches)
+                    await self._report_marks(outbound)
                     offsets, self._uncommitted = self._uncommitted, {}
                     assert member is not None
+                    assert not outbound.open, "records added but not handed over"
                     fencing.stamp(producer, member)  # a stalled member's commit is refused
                     committing = time.perf_counter()
                     await producer.send_offsets_to_transaction(offsets, self.group_id)
@@ -282,6 +292,32 @@ class Intake:
                     raise
                 self._committed()
             await self._note_positions(consumer, batches)
+
+    async def _report_marks(self, outbound: Outbound) -> None:
+        """A clock record, in the batch's transaction, with the marks its commit makes true, to
+        every partition of hub.dossier.events, when the batch moved a high. The ticks report the
+        marks only after the commit: a worker killed in between took the batch's highs with it,
+        and the intake after it, with nothing of those partitions left to read, never reported
+        them. The watermark then stayed below them for good (the kill -9 fault test lost the
+        alerts due after them). Committed with the events it reports, a high is never lost, and
+        the judge reads it after those events (the same partitions, later offsets). Under the
+        wall clock the marks move nothing: no record is added then."""
+        if self.settings.clock is not ClockMode.EVENT:
+            return
+        if not any(o.event is not None and o.sent for _, events in self._read for o in events):
+            return
+        marks = self.marks.copy()
+        for msg, events in self._read:
+            marks.delivered(
+                msg.topic, msg.partition, msg.offset, _high(o for o in events if o.sent)
+            )
+        record = clock_record(
+            self.clock, marks, self.partition_count(), self.highwater, self.position
+        )
+        headers = kind_headers(KIND_CLOCK)
+        for partition in await outbound.partitions(DOSSIER_EVENTS):
+            await outbound.add(DOSSIER_EVENTS, record, b"", headers, partition=partition)
+        await asyncio.gather(*(f for _, _, f in await outbound.flush()))
 
     def _committed(self) -> None:
         """The batch is in the log: only now do its partitions' marks move, so a clock record

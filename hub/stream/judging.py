@@ -292,6 +292,7 @@ class JudgeLoop:
             for key, state, partition in self.table.take():
                 await out.add(self.changelog, state, key, partition=partition)
             handed = await out.flush()
+            assert not out.open
             fencing.stamp(producer, member)  # a stalled member's commit is refused
             committing = time.perf_counter()
             await producer.send_offsets_to_transaction(offsets, self.group_id)

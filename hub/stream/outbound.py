@@ -67,6 +67,13 @@ class Outbound:
         self._keys: dict[str, tuple[int, dict[bytes, int]]] = {}
         self._known: set[str] = set()  # topics whose metadata the producer has
 
+    async def partitions(self, topic: str) -> list[int]:
+        """The topic's partitions, as the producer knows them."""
+        if topic not in self._known:
+            await self.producer.client._wait_on_metadata(topic)
+            self._known.add(topic)
+        return sorted(self.producer._metadata.partitions_for_topic(topic) or ())
+
     def _partition(self, topic: str, key: bytes | None) -> int:
         producer = self.producer
         parts = producer._metadata.partitions_for_topic(topic)
@@ -135,6 +142,11 @@ class Outbound:
             await self._hand(tp)
         handed, self._handed = self._handed, []
         return [(b.tp, b.count, b.future) for b in handed if b.future is not None]
+
+    @property
+    def open(self) -> bool:
+        """Whether records were added since the last flush (they are in no transaction yet)."""
+        return bool(self._open or self._handed)
 
     def drop(self) -> None:
         """Forget the open batches (an aborted transaction: nothing of them was handed over)."""
