@@ -295,11 +295,12 @@ class Intake:
 
     async def _report_marks(self, outbound: Outbound) -> None:
         """A clock record, in the batch's transaction, with the marks its commit makes true, to
-        every partition of hub.dossier.events, when the batch moved a high. The ticks report the
-        marks only after the commit: a worker killed in between took the batch's highs with it,
-        and the intake after it, with nothing of those partitions left to read, never reported
-        them. The watermark then stayed below them for good (the kill -9 fault test lost the
-        alerts due after them). Committed with the events it reports, a high is never lost, and
+        every partition of hub.dossier.events, when the batch sent an event (and so may move a
+        high; a batch of dead letters only moves none). The ticks report the marks only after
+        the commit: a worker killed in between took the batch's highs with it, and the intake
+        after it, with nothing of those partitions left to read, never reported them. The
+        watermark then stayed below them for good (the kill -9 fault test lost the alerts due
+        after them). Committed with the events it reports, a high is never lost, and
         the judge reads it after those events (the same partitions, later offsets). Under the
         wall clock the marks move nothing: no record is added then."""
         if self.settings.clock is not ClockMode.EVENT:
