@@ -143,6 +143,13 @@ def _high(events: Iterable[_Out]) -> int | None:
     return max(times) if times else None
 
 
+def _deliver(marks: InboundMarks, read: Iterable[tuple[Any, list[_Out]]]) -> None:
+    """Move `marks` by the inbound records read and their events; an event that never reached
+    the log is no mark of what was read."""
+    for msg, events in read:
+        marks.delivered(msg.topic, msg.partition, msg.offset, _high(o for o in events if o.sent))
+
+
 class Intake:
     """The inbound consumer of one worker and what it has read."""
 
@@ -308,10 +315,7 @@ class Intake:
         if not any(o.event is not None and o.sent for _, events in self._read for o in events):
             return
         marks = self.marks.copy()
-        for msg, events in self._read:
-            marks.delivered(
-                msg.topic, msg.partition, msg.offset, _high(o for o in events if o.sent)
-            )
+        _deliver(marks, self._read)
         record = clock_record(
             self.clock, marks, self.partition_count(), self.highwater, self.position
         )
@@ -324,10 +328,7 @@ class Intake:
         """The batch is in the log: only now do its partitions' marks move, so a clock record
         never reports an event a read-committed reader cannot see yet."""
         read, self._read = self._read, []
-        for msg, events in read:
-            # an event that never reached the log is no mark of what was read
-            high = _high(o for o in events if o.sent)
-            self.marks.delivered(msg.topic, msg.partition, msg.offset, high)
+        _deliver(self.marks, read)
 
     async def _process(
         self, outbound: Outbound, consumer: AIOKafkaConsumer, batches: dict[Any, Any]

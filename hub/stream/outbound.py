@@ -69,10 +69,13 @@ class Outbound:
 
     async def partitions(self, topic: str) -> list[int]:
         """The topic's partitions, as the producer knows them."""
+        await self._metadata(topic)
+        return sorted(self.producer._metadata.partitions_for_topic(topic) or ())
+
+    async def _metadata(self, topic: str) -> None:
         if topic not in self._known:
             await self.producer.client._wait_on_metadata(topic)
             self._known.add(topic)
-        return sorted(self.producer._metadata.partitions_for_topic(topic) or ())
 
     def _partition(self, topic: str, key: bytes | None) -> int:
         producer = self.producer
@@ -110,9 +113,7 @@ class Outbound:
                 "larger than the maximum request size you have configured with "
                 "the max_request_size configuration"
             )
-        if topic not in self._known:
-            await producer.client._wait_on_metadata(topic)
-            self._known.add(topic)
+        await self._metadata(topic)
         if partition is None:
             partition = self._partition(topic, key)
         tp = TopicPartition(topic, partition)
