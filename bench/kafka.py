@@ -172,10 +172,12 @@ def wait_caught_up(
     timeout: float,
     every: float = 1.0,
     on_poll: Callable[[], None] = lambda: None,
+    progress: list[tuple[float, int]] | None = None,
 ) -> float:
     """Wait until the intake of app `group` has committed every inbound message, and `group`
     every dossier event that existed by then; return the seconds waited (nan: timed out).
-    `on_poll` runs at each look, every `every` seconds."""
+    `on_poll` runs at each look, every `every` seconds; `progress`, if given, gets (time, records
+    of hub.dossier.events the judge has committed) at each look."""
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
     ends_in = run(end_offsets(boot, INBOUND_TOPICS.values()))
@@ -183,6 +185,9 @@ def wait_caught_up(
     while time.monotonic() < deadline:
         on_poll()
         committed = run(committed_offsets(boot, f"{group}-judge"))
+        if progress is not None:
+            judged = sum(at for tp, at in committed.items() if tp.topic == DOSSIER_EVENTS)
+            progress.append((time.perf_counter(), judged))
         if events_end is None:
             intake = run(committed_offsets(boot, f"{group}-intake"))
             if all(intake.get(tp, 0) >= end for tp, end in ends_in.items()):

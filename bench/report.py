@@ -40,10 +40,34 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return ranked[(len(ranked) - 1) // 2]
 
 
+def _skeleton_rows(tp: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The hub's record flow without its code (bench/skeleton.py), and what that leaves the
+    hub's own code of 7 000 msg/s (143 µs a message) in one process."""
+    sk = tp.get("skeleton")
+    if not sk:
+        return []
+    cpu = sk["cpu_us_per_msg"]
+    return [
+        (
+            "throughput: the hub's record flow, no processing",
+            fmt(sk["msg_s"]) + " msg/s",
+            f"cpu {cpu:,.0f} µs a message (bench/skeleton.py)",
+            "",
+        ),
+        (
+            "  left for the hub's own code at 7 000 msg/s",
+            f"{1e6 / 7000 - cpu:,.0f} µs a message",
+            "143 µs less the record flow's cpu",
+            "",
+        ),
+    ]
+
+
 def _throughput_rows(tp: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     a, f, h = tp["aiokafka"]["msg_s"], tp["faust"]["msg_s"], tp["hub"]["msg_s"]
     rows = [
         ("throughput: bare aiokafka pass-through", fmt(a) + " msg/s", "", ""),
+        *_skeleton_rows(tp),
         (
             "throughput: bare faust agent pass-through",
             fmt(f) + " msg/s",
@@ -62,6 +86,12 @@ def _throughput_rows(tp: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{h / a:.2f} x aiokafka, {h / f:.2f} x faust",
             "PASS" if h >= 7000 and h >= 0.5 * a else "MISS (>= 7000, >= 0.5 x aiokafka)",
         ),
+        (
+            "  steady, 10 -> 90 % of the events judged",
+            fmt(tp["hub"].get("steady_msg_s")) + " msg/s",
+            "without the start and the end (the figure above has both)",
+            "",
+        ),
         ("  of which ingest stage alone", fmt(tp["hub"]["ingest_msg_s"]) + " msg/s", "", ""),
     ]
     secs = tp["hub"]["seconds"]
@@ -74,7 +104,8 @@ def _throughput_rows(tp: dict[str, Any]) -> list[tuple[str, str, str, str]]:
          ", ".join(f"{k} {v:.2f}" for k, v in amp.items()), ""),
         (f"replay: {tp['dossiers']:,} dossiers / {tp['messages']:,} msgs "
          f"(1/{by_msgs:.0f} of 25 M msgs)", f"{secs:,.0f} s",
-         f"worker cpu {tp['hub']['cpu_s']:,.0f} s", ""),
+         f"worker cpu {tp['hub']['cpu_s']:,.0f} s "
+         f"({tp['hub']['cpu_s'] / tp['messages'] * 1e6:,.0f} µs a message)", ""),
         ("replay: province-year, 25 M msgs, EXTRAPOLATED",
          f"{secs * by_msgs / 3600:,.1f} h", f"x{by_msgs:.0f}, one worker, linear", ""),
         ("replay: province-year, 3 M dossiers, EXTRAPOLATED",

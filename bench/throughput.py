@@ -14,6 +14,7 @@ whole year (one worker, linearly; the report says so).
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import time
@@ -42,6 +43,7 @@ from bench.processes import (
     worker_env,
 )
 from bench.report import RESULTS
+from bench.skeleton import run_skeleton
 from hub.settings import Settings
 from hub.testing import WORKER_COMMAND, free_ports
 from hub.topics import ALERTS, DOSSIER_EVENTS, DOSSIER_SUMMARY, INBOUND_TOPICS
@@ -87,6 +89,28 @@ def rate_from_output(n: int, low: int | None, high: int | None) -> float:
     return n / ((high - low) / 1000)
 
 
+def steady_rate(n: int, progress: list[tuple[float, int]]) -> float:
+    """Inbound msg/s while the judge went from 10 % to 90 % of the events it judged in all
+    (interpolated between the looks at its committed offsets): the rate once both stages run,
+    without the start (the judge's group joins after the intake's) and the end. `n` messages
+    gave all the events, so a share of the events stands for that share of the messages."""
+    if not progress or progress[-1][1] <= 0:
+        return float("nan")
+    total = progress[-1][1]
+
+    def reached(share: float) -> float | None:
+        goal = share * total
+        for (t0, c0), (t1, c1) in itertools.pairwise(progress):
+            if c0 < goal <= c1:
+                return t0 + (t1 - t0) * (goal - c0) / (c1 - c0)
+        return None
+
+    t10, t90 = reached(0.1), reached(0.9)
+    if t10 is None or t90 is None or t90 <= t10:
+        return float("nan")
+    return 0.8 * n / (t90 - t10)
+
+
 def run_throughput(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict[str, Any]:
     n = len(feed.records)
     boot = cfg.kafka_bootstrap
@@ -105,6 +129,10 @@ def run_throughput(cfg: Settings, feed: Feed, work: Path, profile: bool) -> dict
         "wall_s": time.perf_counter() - started,
         **inner,
     }
+
+    # the hub's record flow without the hub: the floor of one process (bench/skeleton.py)
+    say("the hub's record flow with no processing (skeleton)")
+    out["skeleton"] = run_skeleton(cfg, list(INBOUND_TOPICS.values()), n)
 
     # bare faust, one event at a time, then in batches as the hub takes them
     variants = (("faust", 0, PASSTHROUGH_TOPICS[1]), ("faust_batched", 500, PASSTHROUGH_TOPICS[2]))
@@ -182,7 +210,10 @@ def run_hub_replay(
         for proc in procs:
             proc.wait_ready(180)
         cpu0 = [cpu_seconds(proc.pid) for proc in procs]
-        waited = wait_caught_up(boot, app_id, 1500, every=2.0, on_poll=sample_rss)
+        progress: list[tuple[float, int]] = []
+        waited = wait_caught_up(
+            boot, app_id, 1500, every=2.0, on_poll=sample_rss, progress=progress
+        )
         if waited != waited:  # nan
             raise RuntimeError("the hub did not finish in time")
         done_at = time.perf_counter()
@@ -205,6 +236,7 @@ def run_hub_replay(
     result: dict[str, Any] = {
         "msg_s": rate_from_output(n, first, last),
         "ingest_msg_s": rate_from_output(n, first, last_event),
+        "steady_msg_s": steady_rate(n, progress),
         "seconds": (last - first) / 1000 if first and last else None,
         "wall_s_incl_start": done_at - started,
         "cpu_s": cpu,
