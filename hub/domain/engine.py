@@ -6,7 +6,7 @@ when an event arrives and when the dossier's wake-up time comes. Pure: the clock
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +38,29 @@ class Emitted:
         return (self.type, self.occurrence, self.raised_at)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A dossier's facts and timeline, and the events they come from. They depend on nothing
+    else (the calendar, the catalogue and the grace are the engine's), so an evaluation of the
+    same events, at another "now" (a deadline come due), takes them as they are. Neither is
+    changed once made: the rules, the alerts and the summary only read them."""
+
+    code: str
+    events: tuple[DossierEvent, ...]
+    facts: DossierFacts
+    transitions: list[Transition]
+
+    def of(self, code: str, events: Sequence[DossierEvent]) -> bool:
+        """Whether these are the dossier and the events judged: the same event objects (events
+        are immutable), in the same order."""
+        mine = self.events
+        return (
+            code == self.code
+            and len(events) == len(mine)
+            and all(a is b for a, b in zip(events, mine, strict=True))
+        )
+
+
 @dataclass
 class Evaluation:
     alerts: list[Alert] = field(default_factory=list)
@@ -45,6 +68,9 @@ class Evaluation:
     facts: DossierFacts | None = None
     # the rules' timeline of `facts` (the summary reads it too, rather than run the rules again)
     transitions: list[Transition] = field(default_factory=list)
+    # facts and timeline with their events, for the next evaluation of the same events
+    judged: Judged | None = None
+    reused: bool = False  # `judged` was the one given: the facts are those of the last time
 
 
 @dataclass(frozen=True)
@@ -63,8 +89,10 @@ class Engine:
         emitted: dict[str, Emitted],
         now: datetime | None,
         emitted_at: datetime,
+        last: Judged | None = None,
     ) -> Evaluation:
         """Emit what is due at `now` (None: nothing yet) and update `emitted` in place.
+        `last`: the last evaluation's `judged`, taken as it is if it is of these events.
 
         What was emitted is checked against what the known events now imply: an alert whose
         raise the timeline no longer has, or whose resolve it puts elsewhere, was judged on
@@ -72,9 +100,15 @@ class Engine:
         `details.reason = "late-data"` and its raise time, and the alert that did hold is
         emitted under an id of its own.
         """
-        facts = self.facts(code, events)
-        transitions = timeline(facts, self.calendar, self.grace_working_days)
-        out = Evaluation(facts=facts, transitions=transitions)
+        events = events if isinstance(events, list | tuple) else list(events)
+        if last is not None and last.of(code, events):
+            facts, transitions = last.facts, last.transitions
+            out = Evaluation(facts=facts, transitions=transitions, judged=last, reused=True)
+        else:
+            facts = self.facts(code, events)
+            transitions = timeline(facts, self.calendar, self.grace_working_days)
+            made = Judged(code, tuple(events), facts, transitions)
+            out = Evaluation(facts=facts, transitions=transitions, judged=made)
         if now is None:
             out.next_wake = transitions[0].condition_at if transitions else None
             return out

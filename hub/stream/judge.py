@@ -85,9 +85,9 @@ class Judge:
     _bounds: dict[int, tuple[int, bytes] | None] = field(default_factory=dict)
     _now: dict[int, int] = field(default_factory=dict)
     _marks: dict[int, Watermark] = field(default_factory=dict)
-    # called with each evaluation's facts and timeline (hub/stream/publisher.py makes the
-    # summaries)
-    on_facts: Callable[[bytes, DossierFacts, list[Transition]], None] | None = None
+    # called with each evaluation's facts and timeline, and whether they are those of the
+    # dossier's last evaluation (hub/stream/publisher.py makes the summaries)
+    on_facts: Callable[[bytes, DossierFacts, list[Transition], bool], None] | None = None
     # (key, value, kind) records for hub.dossier.events: claims, withdrawals, forwarded events
     outbox: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
     # writes a table value (None: delete) to its partition; None: write `table` directly, at once
@@ -429,7 +429,9 @@ class Judge:
             state.emitted,
             None if now is None else from_ms(now),
             self.clock(),
+            state.judged,
         )
+        state.judged = result.judged
         wake = None if result.next_wake is None else to_ms(result.next_wake)
         facts = result.facts
         closed = facts.closed_at if facts is not None else None
@@ -437,7 +439,7 @@ class Judge:
         if expires is not None and wake is None:
             if now is not None and now >= expires and state.owner is None:
                 self._expire(key, state.partition)
-                return self._alerts(key, result.alerts, facts, result.transitions)
+                return self._alerts(key, result.alerts, facts, result.transitions, result.reused)
             wake = expires
         # the index holds an entry per (wake-up, dossier): one already there is not pushed again
         # (each evaluation would otherwise add one, and stray records could grow it at will)
@@ -446,7 +448,7 @@ class Judge:
         self._save(key, state, state.partition)
         if pushed and wake is not None:
             self._push(state.partition, wake, key)
-        return self._alerts(key, result.alerts, facts, result.transitions)
+        return self._alerts(key, result.alerts, facts, result.transitions, result.reused)
 
     def _alerts(
         self,
@@ -454,6 +456,7 @@ class Judge:
         alerts: list[Alert],
         facts: DossierFacts | None,
         transitions: list[Transition],
+        unchanged: bool,
     ) -> list[Alert]:
         # tax events never start a dossier: held until another system reports it (rules.md §5)
         if facts is not None and facts.events and all(e.source is Source.TAX for e in facts.events):
@@ -464,7 +467,7 @@ class Judge:
         for alert in alerts:
             self.metrics.alerts.labels(alert.type.value, alert.state.value).inc()
         if self.on_facts is not None and facts is not None:
-            self.on_facts(key, facts, transitions)
+            self.on_facts(key, facts, transitions, unchanged)
         return alerts
 
     def _expire(self, key: bytes, partition: int) -> None:

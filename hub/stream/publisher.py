@@ -39,9 +39,18 @@ class SummaryPublisher:
         self._clock_sent: dict[int, int] = {}
 
     def collect(
-        self, key: bytes, facts: DossierFacts, transitions: list[Transition] | None = None
+        self,
+        key: bytes,
+        facts: DossierFacts,
+        transitions: list[Transition] | None = None,
+        unchanged: bool = False,
     ) -> None:
-        """`transitions`: the timeline of `facts` under this publisher's grace, if known."""
+        """`transitions`: the timeline of `facts` under this publisher's grace, if known.
+        `unchanged`: these are the facts last collected for `key` (the same objects), whose
+        summary is then the one sent, or one already equal to it: nothing to do while its
+        digest is held."""
+        if unchanged and key in self._sent:
+            return
         value = summarize(facts, self.calendar, self.grace, transitions).dumps()
         digest = hashlib.blake2b(value, digest_size=16).digest()
         if self._sent.get(key) == digest:

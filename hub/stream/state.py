@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import zstandard
 
 from hub.codec import decode_event
-from hub.domain.engine import Emitted
+from hub.domain.engine import Emitted, Judged
 from hub.domain.events import DossierEvent
 from hub.errors import DeadLetterError
 from hub.settings import Settings
@@ -90,6 +90,9 @@ class DossierState:
         default_factory=dict, init=False, repr=False, compare=False
     )
     _bytes: int = field(default=0, init=False, repr=False, compare=False)
+    # the last evaluation's facts and timeline, kept while the state is cached (never stored):
+    # a deadline's evaluation of the same events takes them as they are (hub/domain/engine.py)
+    judged: Judged | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -126,6 +129,7 @@ class DossierState:
         }
         twin._held = dict(self._held)
         twin._bytes = self._bytes
+        twin.judged = self.judged
         return twin
 
     def has(self, ev: DossierEvent) -> bool:
