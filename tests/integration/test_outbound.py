@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError
 
 from hub.settings import Settings
@@ -93,3 +95,38 @@ async def test_batches_land_where_send_puts_them_in_order(
     assert [at[(s.partition, firsts[id(s.future)] + s.index)] for s in slots] == list(
         range(len(keys))
     )
+
+
+async def test_a_topic_given_more_partitions_is_partitioned_as_send_does_again(
+    kafka_topics: str,
+) -> None:
+    topic = f"outbound-grown-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_topics)
+    await admin.start()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_topics)
+    await producer.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 2, 1)])
+        out = Outbound(producer)
+        keys = [f"dossier-{i}".encode() for i in range(40)]
+
+        async def placed() -> tuple[list[int], list[int]]:
+            """Where Outbound puts each key, and where the producer's partitioner does."""
+            got = [(await out.add(topic, b"v", key)).partition for key in keys]
+            out.drop()
+            parts = list(producer._metadata.partitions_for_topic(topic) or ())
+            return got, [producer._partitioner(key, parts, parts) for key in keys]
+
+        got, want = await placed()
+        assert got == want and set(got) == {0, 1}
+        await admin.create_partitions({topic: NewPartitions(6)})
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(producer._metadata.partitions_for_topic(topic) or ()) < 6:
+            assert asyncio.get_running_loop().time() < deadline, "the metadata never grew"
+            await producer.client.force_metadata_update()
+            await asyncio.sleep(0.2)
+        got, want = await placed()
+        assert got == want and len(set(got)) > 2  # the new count, not the keys kept before
+    finally:
+        await producer.stop()
+        await admin.close()
