@@ -59,8 +59,8 @@ from hub.stream.clock import Clock
 from hub.stream.ingest import (
     DeadLetter,
     InboundMarks,
+    Tally,
     clock_record,
-    count,
     dead_letters,
     decode,
     truncated,
@@ -339,27 +339,31 @@ class Intake:
         read: list[tuple[Any, list[_Out]]] = []  # each inbound record and its events
         headers = event_headers(entered_stamp(time.time()))
         latest: dict[str, int] = {}  # source -> the event time of its batch's last message
-        for messages in batches.values():
-            for msg in messages:
-                raw = msg.value if msg.value is not None else b""
-                source, decoded = decode(
-                    cfg, self.calendar, msg.topic, msg.partition, msg.offset, raw, now
-                )
-                count(self.metrics, source, decoded)
-                if decoded.rejections:
-                    for dl in self._letters(msg, source, decoded.rejections, now):
-                        out = _Out(DEADLETTER, dl.key, dl.value, dl.headers, msg, source)
+        tally = Tally()  # the counters move once, for the batch's messages
+        try:
+            for messages in batches.values():
+                for msg in messages:
+                    raw = msg.value if msg.value is not None else b""
+                    source, decoded = decode(
+                        cfg, self.calendar, msg.topic, msg.partition, msg.offset, raw, now
+                    )
+                    tally.add(source, decoded)
+                    if decoded.rejections:
+                        for dl in self._letters(msg, source, decoded.rejections, now):
+                            out = _Out(DEADLETTER, dl.key, dl.value, dl.headers, msg, source)
+                            sent.append((out, await _send(outbound, out)))
+                    events: list[_Out] = []
+                    for ev in decoded.events:
+                        key = ev.dossier_code.encode()
+                        out = _Out(DOSSIER_EVENTS, key, encode_event(ev), headers, msg, source, ev)
                         sent.append((out, await _send(outbound, out)))
-                events: list[_Out] = []
-                for ev in decoded.events:
-                    key = ev.dossier_code.encode()
-                    out = _Out(DOSSIER_EVENTS, key, encode_event(ev), headers, msg, source, ev)
-                    sent.append((out, await _send(outbound, out)))
-                    events.append(out)
-                high = _high(events)
-                if high is not None:
-                    latest[source] = high
-                read.append((msg, events))
+                        events.append(out)
+                    high = _high(events)
+                    if high is not None:
+                        latest[source] = high
+                    read.append((msg, events))
+        finally:
+            tally.flush(self.metrics)
         # the gauge is set once a batch: to what its last message per source would have set
         for source, high in latest.items():
             self.metrics.event_lag.labels(source).set((to_ms(now) - high) / 1000)
