@@ -80,13 +80,40 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+# a time's canonical text, by (time, UTC offset): one delivery's times recur in its items and
+# redeliveries, and strftime is most of what a digest costs
+_UTC_TEXT: dict[tuple[datetime, timedelta | None], str] = {}
+_UTC_TEXT_MAX = 8192
+
+
+def _time_text(value: datetime) -> str:
+    offset = value.utcoffset()
+    if offset is None:  # naive: read in the process's zone by astimezone, never kept
+        return _canonical(value)  # type: ignore[no-any-return]
+    # equal times with equal offsets are one instant (equality alone is not: within one zone
+    # it ignores `fold`), so they have one text
+    key = (value, offset)
+    text = _UTC_TEXT.get(key)
+    if text is None:
+        if len(_UTC_TEXT) >= _UTC_TEXT_MAX:
+            _UTC_TEXT.clear()
+        text = _UTC_TEXT[key] = _canonical(value)
+    return text
+
+
 def digest(fields: dict[str, Any]) -> str:
     """sha256 (hex) over the identity fields that differ from the model's defaults."""
-    canon = {
-        k: _canonical(v)
-        for k, v in fields.items()
-        if k not in NOT_IDENTITY and v is not None and v is not _DEFAULTS.get(k)
-    }
+    canon: dict[str, Any] = {}
+    for k, v in fields.items():
+        if v is None or k in NOT_IDENTITY or v is _DEFAULTS.get(k):
+            continue
+        cls = v.__class__
+        if cls is str or cls is int or cls is bool:  # as _canonical leaves them
+            canon[k] = v
+        elif cls is datetime:
+            canon[k] = _time_text(v)
+        else:
+            canon[k] = _canonical(v)
     try:
         blob = _compact_json(canon)
     except _NotPlain:

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -91,3 +92,37 @@ def test_a_known_digest() -> None:
         '"holder_officer":"Nguy\\u1ec5n V\\u0103n A","kind":"STEP","source":"onestop","status":4}'
     )
     assert digest(fields) == hashlib.sha256(text.encode()).hexdigest()
+
+
+ZONED = st.datetimes(
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from(
+        [
+            UTC,
+            timezone(timedelta(hours=7)),
+            ZoneInfo("Asia/Ho_Chi_Minh"),
+            ZoneInfo("America/New_York"),
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ZONED, min_size=1, max_size=6))
+def test_times_in_any_zone_digest_as_before_however_often_seen(times: list[datetime]) -> None:
+    # the digest keeps each time's text: a time seen before must give the text it gives afresh
+    for t in [*times, *reversed(times)]:
+        fields = {"source": Source.ONESTOP, "dossier_code": "X", "event_time": t}
+        assert digest(fields) == old_digest(fields)
+
+
+def test_one_wall_time_twice_in_a_zone_is_two_instants() -> None:
+    first = datetime(2025, 11, 2, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    second = first.replace(fold=1)  # the hour the clocks went back: an hour later
+    assert first == second  # as Python compares times of one zone
+    for a, b in ((first, second), (second, first)):
+        da, db = (digest({"dossier_code": "X", "event_time": t}) for t in (a, b))
+        assert da != db
+        assert da == old_digest({"dossier_code": "X", "event_time": a})
+        assert db == old_digest({"dossier_code": "X", "event_time": b})
