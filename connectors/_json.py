@@ -38,8 +38,24 @@ def _int(s: str) -> int | Decimal:
     return int(s) if len(s) <= _MAX_INT_DIGITS else Decimal(s)
 
 
+# key -> its folded spelling: a format has a few dozen keys, met in every message, and a lookup
+# costs a fraction of translate(); the table starts again past _FOLDED_MAX (a feed of random keys)
+_FOLDED: dict[str, str] = {}
+_FOLDED_MAX = 4096
+
+
+def _fold(key: str) -> str:
+    folded = key.translate(_LOWER)
+    if len(_FOLDED) >= _FOLDED_MAX:
+        _FOLDED.clear()
+    _FOLDED[key] = folded
+    return folded
+
+
 def _folded(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {k.translate(_LOWER): v for k, v in pairs}  # the last spelling wins
+    known = _FOLDED.get
+    # the last spelling wins
+    return {(f if (f := known(k)) is not None else _fold(k)): v for k, v in pairs}
 
 
 def _has_lone_surrogate(value: Any) -> bool:

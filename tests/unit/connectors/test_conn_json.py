@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors._json import BadJson, WrongType, code, get, parse, text
 
@@ -66,3 +69,20 @@ def test_absent_values() -> None:
         code(doc, "f", "f")
     with pytest.raises(WrongType):
         code({"n": 5}, "n", "n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=8), st.integers()), max_size=12))
+def test_folding_is_the_same_however_often_a_key_was_met(pairs: list[tuple[str, int]]) -> None:
+    # folded spellings are kept in a table that starts again when full (here: every 3 keys)
+    import connectors._json as j
+
+    raw = ("{" + ",".join(f"{json.dumps(k)}: {v}" for k, v in pairs) + "}").encode()
+    want = {k.translate(j._LOWER): v for k, v in pairs}
+    before = j._FOLDED_MAX
+    j._FOLDED_MAX = 3
+    try:
+        assert parse(raw, fold=True) == want
+        assert parse(raw, fold=True) == want
+    finally:
+        j._FOLDED_MAX = before
