@@ -165,29 +165,42 @@ def _window(now: datetime, age_days: float, lead_s: float) -> tuple[datetime, da
     return _shift(now, -age), _shift(now, lead_s), _shift(now, max(age, lead_s))
 
 
+def _text_bounded(ctx: Context, name: str, value: str) -> str:
+    if name in IDS:
+        if len(value) > MAX_ID_CHARS:
+            raise Invalid(
+                Reason.SCHEMA_ERROR,
+                f"{name} {show(value)} has {len(value)} characters, more than an id's "
+                f"{MAX_ID_CHARS}",
+            )
+        return value
+    return value[: MAX_ID_CHARS if name in DESCRIPTIVE_CODES else ctx.max_text_chars]
+
+
 def _bounded(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` within the bounds: ids checked, text cut, times in the window (see above)."""
     out: dict[str, Any] = {}
+    times: list[str] = []  # the names of the times, checked below
     for name, value in fields.items():
-        if isinstance(value, str) and not isinstance(value, Enum):
-            if name in IDS:
-                if len(value) > MAX_ID_CHARS:
-                    raise Invalid(
-                        Reason.SCHEMA_ERROR,
-                        f"{name} {show(value)} has {len(value)} characters, more than an id's "
-                        f"{MAX_ID_CHARS}",
-                    )
-            else:
-                value = value[: MAX_ID_CHARS if name in DESCRIPTIVE_CODES else ctx.max_text_chars]
+        cls = value.__class__
+        # the common classes by identity, any other by isinstance (a subclass, an enum)
+        if cls is str:
+            value = _text_bounded(ctx, name, value)
+        elif cls is datetime:
+            times.append(name)
+        elif isinstance(value, str):
+            if not isinstance(value, Enum):
+                value = _text_bounded(ctx, name, value)
+        elif isinstance(value, datetime):
+            times.append(name)
         out[name] = value
-    if ctx.now is None:
+    if ctx.now is None or not times:
         return out
     earliest, latest_event, latest_other = _window(
         ctx.now, ctx.max_event_age_days, ctx.max_event_lead_s
     )
-    for name, value in list(out.items()):
-        if not isinstance(value, datetime):
-            continue
+    for name in times:
+        value = out[name]
         latest = latest_event if name in EVENT_TIMES else latest_other
         if earliest <= value <= latest:
             continue
