@@ -35,13 +35,15 @@ def tune_gc() -> None:
     process: frozen out of the collector's scans. Each message allocates hundreds of short-lived
     objects, nearly all freed by reference counting, so a larger first generation runs the
     cyclic collector less often for no more memory to speak of (bench: ~4 % of the CPU spent
-    per message in collections at the defaults)."""
+    per message in collections at the defaults; at 20 000 the collections still took 1.7-1.8 s
+    of a 17 s replay, with second-generation pauses up to 240 ms; at 100 000, 0.7 s, none of
+    the second generation over 2 ms, and the steady rate 8-14 % higher)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
 
 
-GC_THRESHOLD_0 = 20_000  # allocations between first-generation collections (default 700)
+GC_THRESHOLD_0 = 100_000  # allocations between first-generation collections (default 700)
 
 
 async def _dump_tasks_on_sigusr1(app: Any) -> None:
