@@ -76,6 +76,16 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+# json.loads(doc, **options) makes a decoder of its options at every call: these are made once
+_OPTIONS: dict[str, Any] = {
+    "parse_float": Decimal,
+    "parse_int": _int,
+    "parse_constant": _refuse_constant,
+}
+_FOLDING = json.JSONDecoder(**_OPTIONS, object_pairs_hook=_folded)
+_EXACT = json.JSONDecoder(**_OPTIONS, object_pairs_hook=dict)
+
+
 def parse(raw: bytes, *, fold: bool) -> Any:
     """Parse one message; raise `BadJson` for anything RFC 8259 does not allow."""
     data = raw[3:] if raw.startswith(_BOM) else raw
@@ -84,13 +94,9 @@ def parse(raw: bytes, *, fold: bool) -> Any:
     except UnicodeDecodeError as exc:
         raise BadJson(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        value = json.loads(
-            doc,
-            parse_float=Decimal,
-            parse_int=_int,
-            parse_constant=_refuse_constant,
-            object_pairs_hook=_folded if fold else dict,
-        )
+        if doc.startswith("\ufeff"):  # what json.loads checks before decoding (a second BOM)
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", doc, 0)
+        value = (_FOLDING if fold else _EXACT).decode(doc)
     except json.JSONDecodeError as exc:
         raise BadJson(f"not JSON: {exc}") from None
     except RecursionError:

@@ -86,3 +86,17 @@ def test_folding_is_the_same_however_often_a_key_was_met(pairs: list[tuple[str, 
         assert parse(raw, fold=True) == want
     finally:
         j._FOLDED_MAX = before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\xef\xbb\xbf\xef\xbb\xbf{}", b"", b"[1,", b'{"a": 1} x', b'{"a": "\\x"}', b"\xef\xbb\xbf"],
+)
+def test_refusals_say_what_json_loads_says(raw: bytes) -> None:
+    # the decoders are made once, not by json.loads at each call: its checks and words are kept
+    text = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text.decode(), parse_float=Decimal)
+    with pytest.raises(BadJson) as refused:
+        parse(raw, fold=True)
+    assert str(refused.value) == f"not JSON: {expected.value}"
