@@ -179,7 +179,7 @@ class Summary:
         # The fields as they are: every value is a primitive or a list/tuple of them (Finding
         # is a NamedTuple), which json writes as asdict's deep copy would, in a tenth the time.
         values = {name: getattr(self, name) for name in _SUMMARY_FIELDS}
-        return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+        return _WIRE.encode(values).encode()
 
     @classmethod
     def loads(cls, data: bytes) -> Summary:
@@ -210,6 +210,8 @@ class Summary:
 
 Summary.__pydantic_config__ = ConfigDict(strict=True)  # type: ignore[attr-defined]
 _SUMMARY = TypeAdapter(Summary)
+# what json.dumps(values, separators=(",", ":"), ensure_ascii=False) makes at each call, once
+_WIRE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _SUMMARY_FIELDS = tuple(f.name for f in fields(Summary))
 _ALERT_TYPES = frozenset(t.value for t in AlertType)
 _SYSTEMS = frozenset(s.value for s in Source)

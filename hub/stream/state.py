@@ -40,6 +40,8 @@ _PEEKABLE_ZSTD = b"\x03"  # as _PEEKABLE, the value compressed with zstd (writte
 # one context each, reused: making one per value would cost more than compressing
 _COMPRESS = zstandard.ZstdCompressor(level=1).compress
 _DECOMPRESS = zstandard.ZstdDecompressor().decompress
+# what json.dumps(header, separators=(",", ":")) makes at each call, once
+_HEADER = json.JSONEncoder(separators=(",", ":"))
 
 
 def to_ms(t: datetime) -> int:
@@ -179,7 +181,7 @@ class DossierState:
         self._reindex()
 
     def dumps(self) -> bytes:
-        header = json.dumps(
+        header = _HEADER.encode(
             {
                 "p": self.partition,
                 "w": self.next_wake_ms,
@@ -195,7 +197,6 @@ class DossierState:
                     for aid, e in self.emitted.items()
                 },
             },
-            separators=(",", ":"),
         ).encode()
         parts = [_LEN.pack(len(header)), header]
         for blob in self.blobs:
