@@ -66,9 +66,9 @@ class Outbound:
         # topic -> (partition count, key -> partition)
         self._keys: dict[str, tuple[int, dict[bytes, int]]] = {}
         self._known: set[str] = set()  # topics whose metadata the producer has
-        # topic -> partition count, as of the producer's partition map `_counted_in`
-        self._counts: dict[str, int] = {}
-        self._counted_in: object = None
+        # topic -> its partitions, as of the producer's partition map `_parts_of`
+        self._parts: dict[str, list[int]] = {}
+        self._parts_of: object = None
 
     async def partitions(self, topic: str) -> list[int]:
         """The topic's partitions, as the producer knows them."""
@@ -83,23 +83,23 @@ class Outbound:
     def _partition(self, topic: str, key: bytes | None) -> int:
         producer = self.producer
         metadata = producer._metadata
-        # aiokafka replaces its partition map at every metadata update: until it does, the
-        # partition counts cannot have changed, and are not looked up (a set built per call)
-        if metadata._partitions is not self._counted_in:
-            self._counted_in = metadata._partitions
-            self._counts.clear()
-        count = self._counts.get(topic)
-        if count is None:
-            parts = metadata.partitions_for_topic(topic)
+        # aiokafka replaces its partition map at every metadata update: until it does, a topic's
+        # partitions cannot have changed, and are not looked up (a set built per call)
+        if metadata._partitions is not self._parts_of:
+            self._parts_of = metadata._partitions
+            self._parts.clear()
+        parts = self._parts.get(topic)
+        if parts is None:
+            parts = list(metadata.partitions_for_topic(topic) or ())
             if not parts:
                 raise RuntimeError(f"no partitions known for {topic}")
-            count = self._counts[topic] = len(parts)
+            self._parts[topic] = parts
+        count = len(parts)
         known = self._keys.get(topic)
         if known is None or known[0] != count or len(known[1]) > KEYS_CACHED:
             known = self._keys[topic] = (count, {})
         if key is not None and (found := known[1].get(key)) is not None:
             return found
-        parts = metadata.partitions_for_topic(topic) or set()
         available = list(metadata.available_partitions_for_topic(topic) or ())
         partition: int = producer._partitioner(key, list(parts), available)
         if key is not None:
