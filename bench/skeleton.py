@@ -42,6 +42,14 @@ def _topics(tag: str) -> dict[str, str]:
     return {name: f"bench.skeleton.{tag}.{name}" for name in ("events", *PER_100_EVENTS)}
 
 
+async def _commit(out: Outbound, batches: dict[Any, list[Any]], group: str) -> None:
+    """Hand the batch's records over, wait for them, and commit them with its offsets."""
+    await asyncio.gather(*(f for _, _, f in await out.flush()))
+    offsets = {tp: m[-1].offset + 1 for tp, m in batches.items() if m}
+    await out.producer.send_offsets_to_transaction(offsets, group)
+    await out.producer.commit_transaction()
+
+
 async def _intake(
     cfg: Settings, tag: str, events: str, inbound: list[str], n: int, times: list[float]
 ) -> None:
@@ -69,10 +77,7 @@ async def _intake(
                     done += 1
             for p in partitions:
                 await out.add(events, b"{}", CLOCK_KEY, partition=p)
-            await asyncio.gather(*(f for _, _, f in await out.flush()))
-            offsets = {tp: m[-1].offset + 1 for tp, m in batches.items() if m}
-            await producer.send_offsets_to_transaction(offsets, group)
-            await producer.commit_transaction()
+            await _commit(out, batches, group)
     finally:
         await consumer.stop()
         await producer.stop()
@@ -105,10 +110,7 @@ async def _judge(
                     for name, per_100 in PER_100_EVENTS.items():
                         if i < per_100:
                             await out.add(topics[name], msg.value, msg.key)
-            await asyncio.gather(*(f for _, _, f in await out.flush()))
-            offsets = {tp: m[-1].offset + 1 for tp, m in batches.items() if m}
-            await producer.send_offsets_to_transaction(offsets, group)
-            await producer.commit_transaction()
+            await _commit(out, batches, group)
         times.append(time.perf_counter())  # the last event's records committed
     finally:
         await consumer.stop()
