@@ -27,7 +27,6 @@ sent alone (above) goes through `send()`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -293,9 +292,7 @@ class Intake:
                 except BaseException:
                     self._uncommitted.clear()
                     self._read.clear()
-                    outbound.drop()
-                    with contextlib.suppress(Exception):
-                        await producer.abort_transaction()
+                    await outbound.abort()
                     raise
                 self._committed()
             await self._note_positions(consumer, batches)

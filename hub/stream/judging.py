@@ -303,9 +303,7 @@ class JudgeLoop:
             )
         except BaseException:
             self.table.discard()
-            out.drop()
-            with contextlib.suppress(Exception):
-                await producer.abort_transaction()
+            await out.abort()
             raise
         # committed: now, and only now, the batch's states go to the local store, with the
         # changelog offset each partition reaches (a crash before this leaves it one batch

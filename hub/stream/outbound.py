@@ -21,12 +21,15 @@ producer whole batches (`send_batch`, which adds the partition to the open trans
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+log = logging.getLogger(__name__)
+ABORT_WAIT_S = 30.0  # an abort not done by then is left to the next producer
 KEYS_CACHED = 200_000  # per topic: dossier codes seen lately; the cache starts again past it
 
 
@@ -165,3 +168,23 @@ class Outbound:
         """Forget the open batches (an aborted transaction: nothing of them was handed over)."""
         self._open.clear()
         self._handed.clear()
+
+    async def abort(self) -> None:
+        """Forget the open batches and abort the producer's transaction, as far as it can be:
+        the caller raises after it either way, and the stage's next producer (the same
+        transactional id) aborts at its start whatever this one left open.
+
+        aiokafka's sender routine can die (an unexpected error: a connection closed while it
+        looked up the transaction coordinator, as the broker restarted in a commit), failing the
+        transaction; its `abort_transaction` then waits for a sender that is gone, for ever (a
+        CI run's worker hung so until killed). So an abort is not tried without a sender, nor
+        waited for past ABORT_WAIT_S."""
+        self.drop()
+        sender = self.producer._sender.sender_task
+        if sender is None or sender.done():
+            log.warning("the producer's sender is gone: its transaction is left to the next one")
+            return
+        try:
+            await asyncio.wait_for(self.producer.abort_transaction(), ABORT_WAIT_S)
+        except Exception as exc:  # the broker away, the transaction failed: raised by the caller
+            log.warning("aborting the transaction failed (%r): left to the next producer", exc)

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -130,3 +132,38 @@ async def test_a_topic_given_more_partitions_is_partitioned_as_send_does_again(
     finally:
         await producer.stop()
         await admin.close()
+
+
+async def test_an_abort_without_a_sender_does_not_wait_for_ever(kafka_topics: str) -> None:
+    # aiokafka's sender routine dies on an unexpected error (a connection closed while it looked
+    # up the transaction coordinator, as the broker restarted): its abort_transaction then
+    # waits for it for ever, and a CI run's worker hung so, in the broker-restart fault test
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_topics, transactional_id=f"outbound-{uuid.uuid4().hex}"
+    )
+    await producer.start()
+    try:
+        out = Outbound(producer)
+        await producer.begin_transaction()
+        await out.add(DOSSIER_EVENTS, b"v", b"k")
+        sender = producer._sender.sender_task
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        await asyncio.wait_for(out.abort(), 5.0)  # returns: the caller raises and restarts
+        assert not out.open
+    finally:
+        await producer.stop()
+
+
+async def test_an_abort_that_never_ends_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.stream import outbound
+
+    async def never() -> None:
+        await asyncio.Event().wait()
+
+    alive = asyncio.get_running_loop().create_future()
+    producer = SimpleNamespace(_sender=SimpleNamespace(sender_task=alive), abort_transaction=never)
+    monkeypatch.setattr(outbound, "ABORT_WAIT_S", 0.2)
+    await asyncio.wait_for(Outbound(producer).abort(), 5.0)  # type: ignore[arg-type]
+    alive.cancel()
