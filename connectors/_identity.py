@@ -256,8 +256,8 @@ def guarded(name: str) -> Callable[[Body], Body]:
                 return body(raw, ctx)
             except Invalid as exc:
                 return reject(exc.reason, exc.message)
-            except Exception as exc:  # a bug: the contract says this never happens
-                return reject(Reason.INTERNAL, f"{name} connector failed: {type(exc).__name__}")
+            except Exception as bug:  # a bug: the contract says this never happens
+                return reject(Reason.INTERNAL, f"{name} connector failed: {type(bug).__name__}")
 
         decode.__name__ = decode.__qualname__ = "decode"
         decode.__doc__ = body.__doc__

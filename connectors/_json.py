@@ -97,8 +97,8 @@ def parse(raw: bytes, *, fold: bool) -> Any:
         if doc.startswith("\ufeff"):  # what json.loads checks before decoding (a second BOM)
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", doc, 0)
         value = (_FOLDING if fold else _EXACT).decode(doc)
-    except json.JSONDecodeError as exc:
-        raise BadJson(f"not JSON: {exc}") from None
+    except json.JSONDecodeError as bad:
+        raise BadJson(f"not JSON: {bad}") from None
     except RecursionError:
         raise BadJson("not JSON this parser can read: nested too deeply") from None
     if "\\u" in doc and _has_lone_surrogate(value):

@@ -39,8 +39,8 @@ def _parse(raw: bytes) -> Element:
         root: Element = fromstring(
             doc, forbid_dtd=False, forbid_entities=True, forbid_external=True
         )
-    except (ParseError, DefusedXmlException, ValueError) as exc:
-        raise Invalid(Reason.DECODE_ERROR, f"not well-formed XML: {exc}") from None
+    except (ParseError, DefusedXmlException, ValueError) as bad:
+        raise Invalid(Reason.DECODE_ERROR, f"not well-formed XML: {bad}") from None
     return root
 
 

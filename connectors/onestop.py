@@ -207,6 +207,6 @@ def decode(raw: bytes, ctx: Context) -> Decoded:
         try:
             # make_event too may refuse the item (an overlong id, a time out of the window)
             events.append(make_event(ctx, index, _item(raw_item, kind, first_sync)))
-        except Invalid as exc:
-            rejections.append(Rejection(exc.reason, exc.message, index))
+        except Invalid as bad:
+            rejections.append(Rejection(bad.reason, bad.message, index))
     return Decoded(events=events, rejections=rejections)

@@ -55,8 +55,8 @@ def decode(raw: bytes, ctx: Context) -> Decoded:
         raise Invalid(Reason.SCHEMA_ERROR, "occurredAt is missing")
     try:
         at = epoch_ms(occurred)
-    except BadTime as exc:
-        raise Invalid(Reason.BAD_TIME, str(exc)) from None
+    except BadTime as bad:
+        raise Invalid(Reason.BAD_TIME, str(bad)) from None
     notice = _code(doc, "noticeNo")
     if notice is None and kind is not EventKind.TAX_OBLIGATION_RECEIVED:
         raise Invalid(Reason.SCHEMA_ERROR, f"noticeNo is missing on {event_type}")

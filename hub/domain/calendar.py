@@ -51,10 +51,10 @@ def load_overrides(path: Path) -> list[Override]:
         raw_day, kind = row[0].strip(), row[1].strip()
         try:
             day = date.fromisoformat(raw_day)
-        except ValueError as exc:
+        except ValueError as bad:
             raise ConfigError(
                 f"calendar file {path}, line {lineno}: {raw_day!r} is not a YYYY-MM-DD date"
-            ) from exc
+            ) from bad
         if kind not in ("day_off", "working_day"):
             raise ConfigError(
                 f"calendar file {path}, line {lineno}: kind {kind!r} is not day_off or working_day"
@@ -85,12 +85,11 @@ _LAST = date.max.toordinal()
 @cache
 def _vn_holidays() -> frozenset[date]:
     """Every date of the package's Vietnam calendar, years 1-9999 (rules.md §1: `date in
-    holidays.VN()`, observed days included). Read once per process: a few tens of ms, since the
-    package computes its years on demand and knows 1901-2100."""
-    calendar = holidays.country_holidays("VN")
-    for year in range(1, 10000):
-        calendar.get(date(year, 1, 1))  # makes the package compute that year
-    return frozenset(calendar)
+    holidays.VN()`, observed days included). Read once per process: about 10 ms; the package
+    knows 1901-2100. The years are asked for when the calendar is made: looking a date of each
+    year up (`get`) computes it too, but not compiled with mypyc, whose `get` and `in` on a dict
+    subclass are dict's own (no year computed, no holiday)."""
+    return frozenset(holidays.country_holidays("VN", years=range(1, 10000)))
 
 
 def _weekdays_upto(o: int) -> int:

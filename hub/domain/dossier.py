@@ -145,6 +145,13 @@ class DossierFacts:
     )
     _due_index: _DueChain | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # set here rather than left to the class attributes: compiled with mypyc, a field with
+        # a default and init=False is never set (reading it raises AttributeError)
+        self._holder_index = None
+        self._pause_index = None
+        self._due_index = None
+
     @property
     def closing(self) -> Closing | None:
         return self.closings[0] if self.closings else None

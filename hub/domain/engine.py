@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mypy_extensions import mypyc_attr
+
 from hub.domain.alerts import Alert, AlertState, AlertType
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.catalog import Catalog
@@ -73,6 +75,9 @@ class Evaluation:
     reused: bool = False  # `judged` was the one given: the facts are those of the last time
 
 
+# tests judge with engines of their own (one that fails on a dossier, one that counts): compiled
+# (hub/native.py), a class takes Python subclasses only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass(frozen=True)
 class Engine:
     calendar: WorkingCalendar

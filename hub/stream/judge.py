@@ -29,7 +29,7 @@ import heapq
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -132,7 +132,10 @@ class Judge:
             before = wm.to_json(with_seen=False)
             if 0 < record.expect <= _MAX_INBOUND_PARTITIONS:
                 wm.expected = record.expect  # the latest count, so a stray one cannot freeze it
-            for key, values in record.marks.items():
+            # a record another program wrote may carry anything as a mark: each is read as an
+            # object (parse_mark), not as the list the type says (compiled, a cast would fail)
+            marks: Mapping[str, object] = record.marks
+            for key, values in marks.items():
                 high, idle, waiting = parse_mark(values)
                 if not _INBOUND_MARK.fullmatch(key) or (
                     high is not None and not floor <= high <= limit

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import zstandard
 
@@ -118,8 +119,9 @@ class DossierState:
         """As deep as judging changes it (the lists, the emitted alerts, changed in place); the
         index is copied, not rebuilt: a copy is taken for every judged message."""
         # made field by field, not through __init__: its index rebuild and default factories
-        # would be thrown away at once
-        twin = object.__new__(DossierState)
+        # would be thrown away at once (the class's __new__, not object's: compiled with mypyc
+        # the class has its own, and object.__new__ refuses it)
+        twin = DossierState.__new__(DossierState)
         twin.partition = self.partition
         twin.next_wake_ms = self.next_wake_ms
         twin.owner = self.owner
@@ -209,7 +211,7 @@ class DossierState:
     def loads(cls, data: bytes) -> DossierState:
         data = _plain(data)
         (n,) = _LEN.unpack_from(data, 0)
-        header = json.loads(data[4 : 4 + n])
+        header = _checked(json.loads(data[4 : 4 + n]))
         pos = 4 + n
         blobs: list[bytes] = []
         while pos < len(data):
@@ -229,6 +231,36 @@ class DossierState:
             next_wake_ms=header["w"],
             owner=header.get("o"),
         )
+
+
+def _checked(header: Any) -> dict[str, Any]:
+    """The header, if each value is of the type written; else ValueError: an unreadable state
+    (the caller starts the dossier afresh), whether this module runs compiled, where a wrong
+    type fails its cast, or not, where it would fail later, amid judging."""
+    if not (
+        isinstance(header, dict)
+        and _is_int(header.get("p"))
+        and (header.get("w") is None or _is_int(header["w"]))
+        and isinstance(header.get("o"), str | None)
+        and isinstance(header.get("e"), dict)
+        and all(
+            isinstance(aid, str)
+            and isinstance(entry, list)
+            and len(entry) == 5
+            and isinstance(entry[0], str)
+            and isinstance(entry[1], str)
+            and _is_int(entry[2])
+            and (entry[3] is None or _is_int(entry[3]))
+            and isinstance(entry[4], bool)
+            for aid, entry in header["e"].items()
+        )
+    ):
+        raise ValueError("a stored state's header holds a value of another type than written")
+    return header
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class StateCache:

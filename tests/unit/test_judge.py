@@ -294,6 +294,43 @@ def test_states_written_before_zstd_stay_readable() -> None:
     assert checked > 5
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"w": "x"},
+        {"p": "0"},
+        {"p": True},
+        {"o": 5},
+        {"e": []},
+        {"e": {"a": ["T", "o", "1", None, False]}},
+        {"e": {"a": ["T", "o", 1, None, 0]}},
+        {"e": {"a": ["T", "o", 1]}},
+    ],
+)
+def test_a_state_whose_header_holds_another_type_is_unreadable(change: dict[str, object]) -> None:
+    """Compiled or not (hub/native.py), a stored header value of a type the hub never writes is
+    a ValueError: the judge starts such a dossier afresh rather than judge with it."""
+    import json
+    import struct
+
+    import zstandard
+
+    from hub.stream.state import _PREFIX, DossierState
+
+    judge = new_judge()
+    feed(judge, interleaving(random.Random(6)))
+    value = next(v for k, v in judge.table.items() if not k.startswith(b"\x00"))
+    cut = 1 + _PREFIX.size
+    raw = zstandard.ZstdDecompressor().decompress(value[cut:])
+    (n,) = struct.unpack_from(">I", raw, 0)
+    header = {**json.loads(raw[4 : 4 + n]), **change}
+    text = json.dumps(header).encode()
+    bad = struct.pack(">I", len(text)) + text + raw[4 + n :]
+    assert DossierState.loads(raw).dumps() == value  # the same bytes, unchanged, read
+    with pytest.raises(ValueError, match="another type than written"):
+        DossierState.loads(bad)
+
+
 def test_a_state_copy_is_its_own_and_keeps_the_index() -> None:
     """The judge judges a copy (rolled back on failure): the copy's index is the one a rebuild
     gives, and changing the copy leaves the original as it was."""

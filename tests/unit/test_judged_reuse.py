@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -82,6 +82,17 @@ class _Afresh(Engine):
         return super().evaluate(*args[:5], **kwargs)
 
 
+class _Counted(Engine):
+    """The engine, noting of each evaluation whether it took the kept facts."""
+
+    reused: ClassVar[list[bool]] = []
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> Evaluation:
+        result = super().evaluate(*args, **kwargs)
+        self.reused.append(result.reused)
+        return result
+
+
 def _judged_samples(engine: Engine, seed: int) -> tuple[list[Alert], list[tuple[bytes, bytes]]]:
     judge = Judge(Settings(clock=ClockMode.EVENT), engine, lambda: FIXED, {})
     publisher = SummaryPublisher(CAL, 1)
@@ -92,17 +103,10 @@ def _judged_samples(engine: Engine, seed: int) -> tuple[list[Alert], list[tuple[
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_judge_taking_kept_facts_says_what_one_deriving_them_afresh_says(seed: int) -> None:
-    engine = Engine(CAL, Catalog.from_file(DATA_DIR / "procedures.csv"), 1)
-    reused: list[bool] = []
-    evaluate = engine.evaluate
-
-    def counted(*args: Any, **kwargs: Any) -> Evaluation:
-        result = evaluate(*args, **kwargs)
-        reused.append(result.reused)
-        return result
-
-    object.__setattr__(engine, "evaluate", counted)
+    engine = _Counted(CAL, Catalog.from_file(DATA_DIR / "procedures.csv"), 1)
+    engine.reused.clear()
     alerts, summaries = _judged_samples(engine, seed)
+    reused = engine.reused
     afresh = _Afresh(engine.calendar, engine.catalog, 1)
     assert (alerts, summaries) == _judged_samples(afresh, seed)
     assert alerts and summaries
