@@ -28,6 +28,7 @@ from bench.report import (
     write_results,
 )
 from bench.throughput import run_scaling, run_throughput
+from hub import native
 from hub.domain.calendar import TZ
 from hub.testing import LocalBroker
 
@@ -60,6 +61,10 @@ def main() -> None:
         "load_avg": os.getloadavg(),
     }
     results["git"] = git_state()
+    # the workers are started with this environment: compiled hot modules if current, unless
+    # MOTCUA_NATIVE says otherwise (hub/native.py)
+    results["native"] = native.STATUS.describe()
+    say(f"hub code: {results['native']}")
     work = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
     kafka = LocalBroker(work / "broker", broker_heap="1g")
     cfg = kafka.settings

@@ -273,4 +273,5 @@ def print_report(results: dict[str, Any], path: Path) -> None:
         print(f"\nhub worker profile ({prof['samples']} samples), self time:")
         for name, share in prof["self_top"][:15]:
             print(f"  {share:5.1f}%  {name}")
-    print(f"\n{results['seconds']:.0f} s in all at {results['git']}; results in {path}")
+    print(f"\nhub code: {results.get('native', '?')}")
+    print(f"{results['seconds']:.0f} s in all at {results['git']}; results in {path}")

@@ -9,6 +9,7 @@ entry here.
 
 from __future__ import annotations
 
+import hub  # noqa: F401  # first: it chooses between the compiled and the Python modules
 from connectors import civil, land, onestop, tax
 from connectors._base import Connector, Context, Decoded, Reason, Rejection, SourceSpec
 from hub.domain.events import Source

@@ -177,6 +177,21 @@ def report(
     )
 
 
+@main.command("compile")
+@click.option("--force", is_flag=True, help="compile even if the build is current")
+def compile_native(force: bool) -> None:
+    """Compile the hot modules with mypyc into hub/_native (used while they match the sources;
+    MOTCUA_NATIVE chooses). Needs a C compiler, mypy and setuptools (the `native` extra)."""
+    from hub import native
+
+    try:
+        built = native.compile_modules(force=force)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    done = "compiled" if built else "already compiled from the current sources:"
+    click.echo(f"{done} {len(native.MODULES)} modules in {native.NATIVE_DIR}")
+
+
 def _register_commands() -> None:
     for module in COMMAND_MODULES:
         try:

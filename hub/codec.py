@@ -27,9 +27,11 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 from pydantic import BaseModel, ValidationError
 
+import hub
+from hub import event_avro
 from hub.domain.alerts import Alert
-from hub.domain.events import CivilStatus, DossierEvent, EventKind, Source
-from hub.specialised import Unhandled, compile_record
+from hub.domain.events import DossierEvent
+from hub.specialised import EVENT_ENUMS, Reader, Unhandled, Writer, compile_record
 
 __all__ = [
     "ALERT_SCHEMA_FILE",
@@ -65,7 +67,10 @@ def _schema_text(name: str) -> str:
     packaged = files("hub").joinpath("_schemas", name)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "schemas" / name).read_text(encoding="utf-8")
+    # the source tree's schemas/, beside the package (found from its __init__: this module may
+    # be a compiled one, kept elsewhere: hub/native.py)
+    root = Path(hub.__file__ or ".").resolve().parent.parent
+    return (root / "schemas" / name).read_text(encoding="utf-8")
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -156,17 +161,20 @@ _EVENT: Final = event_codec()
 # The event's body, written and read by code specialised to its schema (hub/specialised.py): a
 # third of fastavro's time, on every event the hub moves; whatever it does not cover is left to
 # fastavro, so bytes, values and errors stay fastavro's.
-_EVENT_WRITE, _EVENT_READ = compile_record(
-    load_schema(EVENT_SCHEMA_FILE),
-    {"Source": Source, "EventKind": EventKind, "CivilStatus": CivilStatus},
-)
+# hub/event_avro.py is that code for the shipped schema, written out so that mypyc compiles it
+# (hub/native.py); made afresh here if the schema is no longer the one it was made from.
+_EVENT_SCHEMA: Final = load_schema(EVENT_SCHEMA_FILE)
+_EVENT_WRITE: Writer
+_EVENT_READ: Reader
+if json.dumps(_EVENT_SCHEMA, sort_keys=True) == event_avro.SCHEMA:
+    _EVENT_WRITE, _EVENT_READ = event_avro.write, event_avro.read
+else:  # pragma: no cover - a test keeps event_avro.py current
+    _EVENT_WRITE, _EVENT_READ = compile_record(_EVENT_SCHEMA, EVENT_ENUMS)
 _EVENT_FIELDS: Final = tuple(DossierEvent.model_fields)
 # A body read by the specialised code holds exactly what validation would give (each value is
 # of its field's type, times are aware), so it becomes an event without validating it again,
 # as long as the schema's fields are the model's, in its order.
-_TRUSTED_READ: Final = (
-    tuple(f["name"] for f in load_schema(EVENT_SCHEMA_FILE)["fields"]) == _EVENT_FIELDS
-)
+_TRUSTED_READ: Final = tuple(f["name"] for f in _EVENT_SCHEMA["fields"]) == _EVENT_FIELDS
 _set = object.__setattr__
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AwareDatetime, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
     summary_cache_entries: int = Field(2_000, ge=0, le=1_000_000)  # decoded summaries kept
     wake_index_max: int = Field(20_000, ge=100, le=10_000_000)  # deadline entries per partition
     standby_replicas: bool = True  # tail the changelog of the partitions judged elsewhere
+
+    # the compiled hot modules (hub/native.py): auto (when built and current), off, required.
+    # Read as `hub` is imported, before any hot module is; validated here with the rest.
+    native: Literal["auto", "off", "required"] = "auto"
 
     partitions: int = Field(6, ge=1, le=1000)  # default partition count for the hub's topics
     tick_interval_s: float = Field(1.0, gt=0)  # how often the clock ticks reach the processors

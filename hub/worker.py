@@ -15,10 +15,14 @@ from hub.settings import Settings
 def run_worker(cfg: Settings, loglevel: str = "warning") -> None:
     from faust import Worker
 
+    from hub import native
     from hub.service import Service
     from hub.stream.clock import clock_from_settings
     from hub.topics import create_topics
 
+    if cfg.native == "required" and not native.STATUS.active:  # MOTCUA_NATIVE set after import
+        raise native.NativeUnavailable(f"MOTCUA_NATIVE=required: {native.STATUS.describe()}")
+    click.echo(f"motcua-hub worker: {native.STATUS.describe()}", err=True)
     # the catalogue and the calendar are read (and a bad line reported) before Kafka is touched
     service = Service(cfg, clock=clock_from_settings(cfg))
     service.stream.judging.open_store()  # a store in use by another worker stops it here

@@ -17,7 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # lowest first; a module belongs to the first layer whose prefix it starts with
 LAYERS: list[tuple[str, ...]] = [
-    ("hub.errors", "hub.domain"),  # the pure core: no Kafka, no I/O
+    # the pure core: no Kafka, no I/O; and hub.native, which the root package runs first (it
+    # chooses the compiled modules or the sources, with the standard library only)
+    ("hub.errors", "hub.domain", "hub.native"),
     ("connectors",),  # pure decoders from raw bytes to domain events
     # report tables and their files (CSV, XLSX) from the domain's rows: bytes out, no Kafka;
     # below the stream layer, so both the web face and `motcua-hub report` use them
@@ -25,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "hub.settings",
         "hub.codec",
+        "hub.event_avro",
         "hub.specialised",
         "hub.protocol",
         "hub.metrics",
@@ -42,7 +45,7 @@ FORBIDDEN_IN_DOMAIN = {"aiokafka", "faust", "asyncio", "socket", "prometheus_cli
 
 
 def layer(module: str) -> int:
-    if module == "hub":  # the root package holds only the version
+    if module == "hub":  # the root package holds the version and installs hub.native
         return 0
     for rank, prefixes in enumerate(LAYERS):
         if any(module == p or module.startswith(p + ".") for p in prefixes):

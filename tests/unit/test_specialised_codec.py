@@ -233,3 +233,15 @@ def test_only_the_supported_types_are_compiled() -> None:
 def test_full_events_round_trip() -> None:
     ev = make_event()
     assert decode_event(encode_event(ev)) == ev
+
+
+def test_the_event_module_is_what_the_generator_makes_of_the_shipped_schema() -> None:
+    """hub/event_avro.py (compiled by mypyc) is generated: after a change to the event schema
+    or to the generator, `python -m hub.specialised` writes it again."""
+    from hub import event_avro
+    from hub.codec import _EVENT_READ, _EVENT_WRITE, EVENT_SCHEMA_FILE, load_schema
+    from hub.specialised import EVENT_ENUMS, EVENT_MODULE, record_source
+
+    made = record_source(load_schema(EVENT_SCHEMA_FILE), EVENT_ENUMS)
+    assert EVENT_MODULE.read_text(encoding="utf-8") == made
+    assert _EVENT_WRITE is event_avro.write and _EVENT_READ is event_avro.read
