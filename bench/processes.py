@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from hub import testing
+from hub import native, testing
 from hub.settings import Settings
 from hub.simulate.cli import DEFAULT_SECURITY_CODE
 from hub.testing import Process
@@ -41,9 +41,14 @@ def spawn(
     profile: Path | None = None,
 ) -> Process:
     """Run `cmd`, under py-spy (writing `profile`) if given."""
+    cmd_in = cmd
     if profile is not None:
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        cmd = [spy, "record", "-r", "100", "-f", "raw", "-o", str(profile), "--", *cmd]
+        # compiled hot modules (hub/native.py) have no Python frames: py-spy sees them only
+        # in the native stack, as their C functions (CPyDef_<module>___<function>)
+        native_stack = ["--native"] if native.STATUS.active else []
+        cmd = [spy, "record", "-r", "100", *native_stack, "-f", "raw", "-o", str(profile)]
+        cmd += ["--", *cmd_in]
     proc = testing.start_process(cmd, env, log)
     if profile is not None:  # the python child of py-spy
         for _ in range(100):
