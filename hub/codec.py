@@ -20,17 +20,16 @@ import json
 from functools import cache
 from importlib.resources import files
 from io import BytesIO
-from pathlib import Path
 from typing import Any, Final
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 from pydantic import BaseModel, ValidationError
 
-import hub
 from hub import event_avro
 from hub.domain.alerts import Alert
 from hub.domain.events import DossierEvent
+from hub.native import SOURCE_ROOT
 from hub.specialised import EVENT_ENUMS, Reader, Unhandled, Writer, compile_record
 
 __all__ = [
@@ -67,10 +66,7 @@ def _schema_text(name: str) -> str:
     packaged = files("hub").joinpath("_schemas", name)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    # the source tree's schemas/, beside the package (found from its __init__: this module may
-    # be a compiled one, kept elsewhere: hub/native.py)
-    root = Path(hub.__file__ or ".").resolve().parent.parent
-    return (root / "schemas" / name).read_text(encoding="utf-8")
+    return (SOURCE_ROOT / "schemas" / name).read_text(encoding="utf-8")
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -7,11 +7,12 @@ of them or none: a compiled module calls the other compiled ones directly, not t
 Python source, so a build with one stale module is not used at all. An edited source therefore
 never runs as its old compiled self; the hub runs its Python source instead and says so.
 
-The compiled modules do what the Python ones do, byte for byte (tests/test_native.py replays the
-sample feed both ways). `MOTCUA_NATIVE` chooses: `auto` (the default: compiled when the build is
-there and current, else Python), `off` (Python), `required` (compiled, or the hub refuses to
-start: what a benchmark wants, so that its figure is never of the other path without it saying).
-The variable is read here, as `hub` is imported, because the choice has to be made before the
+The compiled modules do what the Python ones do, byte for byte: tests/unit/test_native.py runs
+a simulated province, the contract samples and the fuzzer's hostile inputs both ways.
+`MOTCUA_NATIVE` chooses: `auto` (the default: compiled when the build is there and current, else
+Python), `off` (Python), `required` (compiled, or the hub refuses to start: what a benchmark
+wants, so that its figure is never of the other path without it saying). The variable is read
+here, as `hub` is imported, because the choice has to be made before the
 first hot module is; `hub.settings` validates it again with the rest.
 """
 
@@ -64,7 +65,9 @@ MODULES: tuple[str, ...] = (
 GROUP = "motcua_native"  # mypyc's shared library is then the top-level module motcua_native__mypyc
 MODES = ("auto", "off", "required")
 
-_ROOT = Path(__file__).resolve().parent.parent  # holds the `hub` and `connectors` packages
+# holds the `hub` and `connectors` packages (and, in a source tree, `schemas/`); found from this
+# module, which is never compiled: a compiled module's __file__ is its build's
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
 NATIVE_DIR = Path(__file__).resolve().parent / "_native"
 _MANIFEST = "manifest.json"
 
@@ -90,7 +93,7 @@ STATUS = Status(mode="off", reason="not installed")
 
 
 def source_file(module: str) -> Path:
-    return _ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    return SOURCE_ROOT.joinpath(*module.split(".")).with_suffix(".py")
 
 
 def _digest(path: Path) -> str:
@@ -189,7 +192,7 @@ def compile_modules(
     (native_dir / _MANIFEST).unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="motcua-mypyc-") as tmp:
         setup = Path(tmp) / "setup.py"
-        files = [str(p.relative_to(_ROOT)) for p in sources.values()]
+        files = [str(p.relative_to(SOURCE_ROOT)) for p in sources.values()]
         options = {"opt_level": opt_level, "group_name": GROUP, "target_dir": f"{tmp}/c"}
         setup.write_text(
             "from setuptools import setup\n"
@@ -208,7 +211,7 @@ def compile_modules(
             "--build-temp",
             str(Path(tmp) / "temp"),
         ]
-        done = subprocess.run(cmd, cwd=_ROOT, capture_output=True, text=True, check=False)
+        done = subprocess.run(cmd, cwd=SOURCE_ROOT, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"mypyc failed:\n{done.stdout}\n{done.stderr}")
     suffix = _abi()

@@ -237,7 +237,7 @@ def test_full_events_round_trip() -> None:
 
 def test_the_event_module_is_what_the_generator_makes_of_the_shipped_schema() -> None:
     """hub/event_avro.py (compiled by mypyc) is generated: after a change to the event schema
-    or to the generator, `python -m hub.specialised` writes it again."""
+    or to the generator, `MOTCUA_NATIVE=off python -m hub.specialised` writes it again."""
     from hub import event_avro
     from hub.codec import _EVENT_READ, _EVENT_WRITE, EVENT_SCHEMA_FILE, load_schema
     from hub.specialised import EVENT_ENUMS, EVENT_MODULE, record_source
