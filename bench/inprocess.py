@@ -17,9 +17,13 @@ import cProfile
 import io
 import pstats
 import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 from bench.kafka import make_feed
+from connectors import Decoded
 from hub.codec import encode_event
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.catalog import Catalog
@@ -36,10 +40,73 @@ PARTITIONS = 8
 BATCH = 500
 
 
+# an event as the intake writes it: its partition, key and Avro, and the highest event time read
+# so far (what the clock record after it carries)
+Event = tuple[int, bytes, bytes, int | None]
+
+
 def _partition(key: bytes) -> int:
     from aiokafka.partitioner import murmur2
 
     return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+
+def intake(
+    cfg: Settings,
+    calendar: WorkingCalendar,
+    records: Iterable[tuple[str, bytes | None, bytes]],
+    now: datetime,
+    seen: Callable[[str, Decoded], None] | None = None,
+) -> list[Event]:
+    """The intake's work on (topic, key, raw) messages: decoded, events encoded; `seen` is told
+    of each message's outcome (its connector's name and what it decoded)."""
+    events: list[Event] = []
+    high: int | None = None
+    for offset, (topic, _key, raw) in enumerate(records):
+        name, decoded = decode(cfg, calendar, topic, 0, offset, raw, now)
+        if seen is not None:
+            seen(name, decoded)
+        for ev in decoded.events:
+            key = ev.dossier_code.encode()
+            if ev.event_time is not None:
+                t = to_ms(ev.event_time)
+                high = t if high is None or t > high else high
+            events.append((_partition(key), key, encode_event(ev), high))
+    return events
+
+
+def judged(
+    cfg: Settings,
+    engine: Engine,
+    events: list[Event],
+    clock: Callable[[], datetime],
+) -> Iterator[tuple[str, Any]]:
+    """The judge's work on the events, as its loop drives it, on a plain table: what it puts
+    out, in order, as (kind, what): ("alerts", [Alert]) for each record judged, ("refused", (key,
+    exception)) for an event it refuses (the loop dead-letters it), and after each batch of
+    BATCH (its clock record judged on every partition) ("summaries", [(key, value)]),
+    ("states", [(key, value, partition)]) and ("outbox", [(key, value, kind)])."""
+    table = DossierTable()
+    table.active = set(range(PARTITIONS))
+    cache = StateCache(cfg.state_cache_dossiers)
+    judge = Judge(cfg, engine, clock, table, cache=cache, writer=table.write)
+    publisher = SummaryPublisher(engine.calendar, engine.grace_working_days)
+    judge.on_facts = publisher.collect
+    for i, (partition, key, blob, mark) in enumerate(events):
+        try:
+            yield "alerts", judge.handle(KIND_EVENT, partition, key, blob)
+        except Exception as exc:
+            yield "refused", (key, exc)
+        if (i + 1) % BATCH == 0 or i + 1 == len(events):
+            record = encode_clock(ClockRecord(mark or 0, 1, {"feed:0": [mark, False, False]}))
+            for p in range(PARTITIONS):
+                yield "alerts", judge.handle(KIND_CLOCK, p, b"", record)
+            judge.flush()
+            yield "summaries", publisher.take()
+            yield "states", table.take()
+            table.commit({})
+            yield "outbox", list(judge.outbox)
+            judge.outbox.clear()
 
 
 def run(dossiers: int, profile: bool) -> None:
@@ -50,52 +117,22 @@ def run(dossiers: int, profile: bool) -> None:
     now = datetime.now(UTC)  # the intake checks each time against its wall clock
 
     prof = cProfile.Profile() if profile else None
-    # stage 1: raw messages -> (partition, key, event bytes); the highest event time so far
     started = time.process_time()
     if prof:
         prof.enable()
-    events: list[tuple[int, bytes, bytes, int | None]] = []
-    high: int | None = None
-    for offset, (topic, _key, raw) in enumerate(feed.records):
-        _, decoded = decode(cfg, calendar, topic, 0, offset, raw, now)
-        for ev in decoded.events:
-            key = ev.dossier_code.encode()
-            if ev.event_time is not None:
-                t = to_ms(ev.event_time)
-                high = t if high is None or t > high else high
-            events.append((_partition(key), key, encode_event(ev), high))
+    events = intake(cfg, calendar, feed.records, now)
     if prof:
         prof.disable()
     intake_s = time.process_time() - started
 
-    # stage 2: the judge, as the loop drives it
-    table = DossierTable()
-    table.active = set(range(PARTITIONS))
-    judge = Judge(
-        cfg,
-        engine,
-        lambda: datetime.now(UTC),
-        table,
-        cache=StateCache(cfg.state_cache_dossiers),
-        writer=table.write,
-    )
-    publisher = SummaryPublisher(calendar, cfg.grace_working_days)
-    judge.on_facts = publisher.collect
-    alerts = summaries = states = 0
+    counts: Counter[str] = Counter()
     started = time.process_time()
     if prof:
         prof.enable()
-    for i, (partition, key, blob, mark) in enumerate(events):
-        alerts += len(judge.handle(KIND_EVENT, partition, key, blob))
-        if (i + 1) % BATCH == 0 or i + 1 == len(events):
-            clock = encode_clock(ClockRecord(mark or 0, 1, {"feed:0": [mark, False, False]}))
-            for p in range(PARTITIONS):
-                alerts += len(judge.handle(KIND_CLOCK, p, b"", clock))
-            judge.flush()
-            summaries += len(publisher.take())
-            states += len(table.take())
-            table.commit({})
-            judge.outbox.clear()
+    for kind, what in judged(cfg, engine, events, lambda: datetime.now(UTC)):
+        if kind == "refused":
+            raise what[1]
+        counts[kind] += len(what)
     if prof:
         prof.disable()
     judge_s = time.process_time() - started
@@ -103,8 +140,8 @@ def run(dossiers: int, profile: bool) -> None:
     print(f"{n} inbound messages, {len(events)} events, {feed.dossier_count} dossiers")
     print(f"intake: {intake_s / n * 1e6:7.1f} µs a message (decode, encode)")
     print(
-        f"judge:  {judge_s / n * 1e6:7.1f} µs a message "
-        f"({alerts} alerts, {summaries} summaries, {states} states written)"
+        f"judge:  {judge_s / n * 1e6:7.1f} µs a message ({counts['alerts']} alerts, "
+        f"{counts['summaries']} summaries, {counts['states']} states written)"
     )
     print(f"both:   {(intake_s + judge_s) / n * 1e6:7.1f} µs a message")
     if prof:

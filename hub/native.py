@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
@@ -81,11 +81,10 @@ class Status:
     mode: str
     active: bool = False
     reason: str = ""
-    modules: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         if self.active:
-            return f"compiled modules in use ({len(self.modules)}, mypyc)"
+            return f"compiled modules in use ({len(MODULES)}, mypyc)"
         return f"pure Python ({self.reason})"
 
 
@@ -168,7 +167,7 @@ def install(mode: str | None = None, native_dir: Path = NATIVE_DIR) -> Status:
         STATUS = Status(mode, reason=reason)
         return STATUS
     sys.meta_path.insert(0, _Finder(files))
-    STATUS = Status(mode, active=True, modules=list(MODULES))
+    STATUS = Status(mode, active=True)
     return STATUS
 
 

@@ -196,7 +196,7 @@ def parse_clock(payload: bytes) -> ClockRecord:
     if not isinstance(data, dict):
         raise ProtocolError("a clock record is not an object")
     wall, expect, marks = data.get("wall"), data.get("expect", 0), data.get("marks", {})
-    if not isinstance(wall, int) or not _is_int(expect) or not isinstance(marks, dict):
+    if not isinstance(wall, int) or not is_int(expect) or not isinstance(marks, dict):
         raise ProtocolError("a clock record needs integer wall and expect, and marks")
     return ClockRecord(wall, expect, marks)
 
@@ -239,7 +239,7 @@ def parse_worker(value: bytes) -> WorkerEntry:
     url, parts, at = data.get("url"), data.get("partitions"), data.get("at")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 500:
         raise ProtocolError("a worker entry without an http(s) url")
-    if not isinstance(parts, list) or not all(_is_int(p) and 0 <= p < 100_000 for p in parts):
+    if not isinstance(parts, list) or not all(is_int(p) and 0 <= p < 100_000 for p in parts):
         raise ProtocolError("a worker entry's partitions are not a list of partition numbers")
     if not isinstance(at, int) or isinstance(at, bool):
         raise ProtocolError("a worker entry without its time")
@@ -320,5 +320,6 @@ def _json(payload: bytes, what: str) -> Any:
         raise ProtocolError(f"{what} is not JSON") from exc
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
+    """A JSON integer as parsed: an int, and not a bool (which Python counts as one)."""
     return isinstance(value, int) and not isinstance(value, bool)

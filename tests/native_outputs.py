@@ -1,12 +1,11 @@
 """Every byte the hot modules put out on a simulated province and the contract's samples, hashed
 per kind: run once with MOTCUA_NATIVE=off and once with =required, the two must be equal
-(tests/test_native.py). `python -m tests.native_outputs [--dossiers N]` prints the JSON.
+(tests/unit/test_native.py). `python -m tests.native_outputs [--dossiers N]` prints the JSON.
 
-The pipeline is the worker's, without Kafka (as bench/inprocess.py): the intake's decoding of
-each message, every dead letter's reason and message, the events' Avro, the judge on a table
-with the event clock (a clock record to every partition per batch), the alerts, the summaries,
-the stored states and the outbox, and what the judge logged. The clocks are fixed, so a run
-gives the same bytes every time.
+The pipeline is the worker's without Kafka, bench/inprocess.py's (`intake`, `judged`): every
+dead letter's reason and message, the events' Avro, the alerts, the records the judge refused,
+the summaries, the stored states and the outbox, and what the judge logged. The clocks are
+fixed, so a run gives the same bytes every time.
 """
 
 from __future__ import annotations
@@ -19,25 +18,17 @@ import struct
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
+from bench.inprocess import intake, judged
 from bench.kafka import make_feed
-from connectors import SOURCES
+from connectors import SOURCES, Decoded
 from hub import native
-from hub.codec import encode_alert, encode_event
-from hub.domain.alerts import Alert
+from hub.codec import encode_alert
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.catalog import Catalog
 from hub.domain.engine import Engine
-from hub.protocol import KIND_CLOCK, KIND_EVENT, ClockRecord, encode_clock
 from hub.settings import ClockMode, Settings
-from hub.stream.ingest import decode
-from hub.stream.judge import Judge
-from hub.stream.publisher import SummaryPublisher
-from hub.stream.state import StateCache, to_ms
-from hub.stream.table import DossierTable
 from tests.samples import lines
 
-PARTITIONS = 8
-BATCH = 500
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
 
 
@@ -50,12 +41,6 @@ class _Logged(logging.Handler):
         exc = record.exc_info[1] if record.exc_info else None
         tail = "" if exc is None else f" | {type(exc).__name__}: {exc}"
         self.lines.append(f"{record.name} {record.levelname} {record.getMessage()}{tail}")
-
-
-def _partition(key: bytes) -> int:
-    from aiokafka.partitioner import murmur2
-
-    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
 
 
 def outputs(dossiers: int) -> dict[str, list[object]]:
@@ -76,50 +61,29 @@ def outputs(dossiers: int) -> dict[str, list[object]]:
     feed = make_feed(dossiers, 365, date(2025, 11, 3), seed=7)
     inbound = list(feed.records)
     inbound += [(spec.topic, None, raw) for spec in SOURCES.values() for raw in lines(spec.name)]
-    events: list[tuple[int, bytes, bytes, int | None]] = []
-    high: int | None = None
-    for offset, (topic, key, raw) in enumerate(inbound):
+    for topic, key, raw in inbound:
         out("inbound", topic.encode(), key or b"", raw)
-        name, decoded = decode(cfg, calendar, topic, 0, offset, raw, NOW)
+
+    def seen(name: str, decoded: Decoded) -> None:
         for rej in decoded.rejections:
             out("dead letters", name.encode(), rej.reason.value.encode(), rej.message.encode())
-        for ev in decoded.events:
-            blob = encode_event(ev)
-            ekey = ev.dossier_code.encode()
-            out("events", ekey, blob)
-            if ev.event_time is not None:
-                high = max(to_ms(ev.event_time), high or 0)
-            events.append((_partition(ekey), ekey, blob, high))
 
-    table = DossierTable()
-    table.active = set(range(PARTITIONS))
-    cache = StateCache(cfg.state_cache_dossiers)
-    judge = Judge(cfg, engine, lambda: NOW, table, cache=cache, writer=table.write)
-    publisher = SummaryPublisher(calendar, cfg.grace_working_days)
-    judge.on_facts = publisher.collect
-
-    def alerts(made: list[Alert]) -> None:
-        for alert in made:
-            out("alerts", encode_alert(alert))
-
-    for i, (partition, key, blob, mark) in enumerate(events):
-        try:
-            alerts(judge.handle(KIND_EVENT, partition, key, blob))
-        except Exception as exc:  # the worker dead-letters the record
-            out("judge refusals", key, f"{type(exc).__name__}: {exc}".encode())
-        if (i + 1) % BATCH == 0 or i + 1 == len(events):
-            clock = encode_clock(ClockRecord(mark or 0, 1, {"feed:0": [mark, False, False]}))
-            for p in range(PARTITIONS):
-                alerts(judge.handle(KIND_CLOCK, p, b"", clock))
-            judge.flush()
-            for k, v in publisher.take():
-                out("summaries", k, v)
-            for k, value, p in table.take():
-                out("states", k, str(p).encode(), value or b"<deleted>")
-            table.commit({})
-            for k, v, kind in judge.outbox:
-                out("outbox", k, kind, v)
-            judge.outbox.clear()
+    events = intake(cfg, calendar, inbound, NOW, seen)
+    for _, key, blob, _ in events:
+        out("events", key, blob)
+    for kind, what in judged(cfg, engine, events, lambda: NOW):
+        if kind == "alerts":
+            for alert in what:
+                out(kind, encode_alert(alert))
+        elif kind == "refused":  # the worker dead-letters the record
+            key, exc = what
+            out(kind, key, f"{type(exc).__name__}: {exc}".encode())
+        elif kind == "states":
+            for key, value, partition in what:
+                out(kind, key, str(partition).encode(), value or b"<deleted>")
+        else:  # summaries (key, value) and outbox (key, value, kind)
+            for record in what:
+                out(kind, *record)
     for line in logged.lines:
         out("logged", line.encode())
     result: dict[str, list[object]] = {

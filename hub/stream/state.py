@@ -31,6 +31,7 @@ from hub.codec import decode_event
 from hub.domain.engine import Emitted, Judged
 from hub.domain.events import DossierEvent
 from hub.errors import DeadLetterError
+from hub.protocol import is_int
 from hub.settings import Settings
 
 _LEN = struct.Struct(">I")
@@ -239,8 +240,8 @@ def _checked(header: Any) -> dict[str, Any]:
     type fails its cast, or not, where it would fail later, amid judging."""
     if not (
         isinstance(header, dict)
-        and _is_int(header.get("p"))
-        and (header.get("w") is None or _is_int(header["w"]))
+        and is_int(header.get("p"))
+        and (header.get("w") is None or is_int(header["w"]))
         and isinstance(header.get("o"), str | None)
         and isinstance(header.get("e"), dict)
         and all(
@@ -249,18 +250,14 @@ def _checked(header: Any) -> dict[str, Any]:
             and len(entry) == 5
             and isinstance(entry[0], str)
             and isinstance(entry[1], str)
-            and _is_int(entry[2])
-            and (entry[3] is None or _is_int(entry[3]))
+            and is_int(entry[2])
+            and (entry[3] is None or is_int(entry[3]))
             and isinstance(entry[4], bool)
             for aid, entry in header["e"].items()
         )
     ):
         raise ValueError("a stored state's header holds a value of another type than written")
     return header
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class StateCache:
