@@ -20,7 +20,7 @@ from hub.codec import CodecError, decode_alert
 from hub.domain.alerts import Alert, AlertState, AlertType
 from hub.domain.calendar import TZ
 from hub.errors import BrokerError
-from hub.kafka_client import connection_problem
+from hub.kafka_client import connection_problem, stop_consumer
 from hub.settings import Settings
 from hub.stream.summaries import consumer_options
 from hub.topics import ALERTS
@@ -115,7 +115,7 @@ async def tail(
                     emit(alert)
                     emitted += 1
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 @main.group()

@@ -32,6 +32,7 @@ from hub import broker
 from hub.cli import main, settings
 from hub.domain.calendar import TZ, WorkingCalendar
 from hub.errors import StopError
+from hub.kafka_client import stop_consumer
 from hub.settings import ClockMode, Settings, secret
 from hub.stream.clock import WarpedClock
 from hub.testing import READY, Process, start_worker, worker_env
@@ -305,7 +306,7 @@ class Demo:
                     else:
                         self.progress.resolved += 1
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
 
     async def _report(self, clock: WarpedClock) -> None:
         shown_example = False

@@ -1,12 +1,17 @@
-"""aiokafka connection options from the settings: one place for bootstrap, TLS and SASL."""
+"""aiokafka connection options from the settings: one place for bootstrap, TLS and SASL; and
+stopping a consumer without the cancellation aiokafka's `stop()` can let out."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from pathlib import Path
 from typing import Any
 
 from hub.settings import Settings, secret
+
+log = logging.getLogger(__name__)
 
 
 def connection_options(settings: Settings, bootstrap: str | None = None) -> dict[str, Any]:
@@ -135,3 +140,54 @@ async def connection_problem(settings: Settings, bootstrap: str | None = None) -
 def fatal(problem: str | None) -> bool:
     """A problem no retry mends (a credential, a certificate): stop and tell the operator."""
     return problem is not None and problem.startswith(("TLS", "SASL"))
+
+
+# --- stopping a consumer, and cancellations not sent to the task ------------------------------
+
+
+def cancelled_here() -> bool:
+    """Whether the running task has been asked to stop (`Task.cancel()`), as against a
+    CancelledError that came up from a task some library cancelled and then awaited."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
+
+def restartable(exc: BaseException) -> bool:
+    """What a stage's loop starts again after: any error, and a CancelledError nobody sent to
+    its task. A stray one must not end the loop: its task would end quietly and the worker go
+    on without it (a CI run's judge did, the broker restarted in a commit, and never judged
+    again)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return not cancelled_here()
+    return isinstance(exc, Exception)
+
+
+def sender_gone(producer: Any) -> bool:
+    """Whether the producer's sender task has ended: aiokafka ends it for good on an
+    unexpected error, and the producer then sends nothing more (a new one must be made)."""
+    task = producer._sender.sender_task
+    return task is None or bool(task.done())
+
+
+async def stop_consumer(consumer: Any) -> None:
+    """`consumer.stop()`, which raises nothing the caller did not cause.
+
+    aiokafka's fetcher, stopping, cancels its pending requests and awaits them unguarded
+    (aio-libs/aiokafka#647): with a fetch under way, the broker gone, `stop()` raises
+    CancelledError into a task nobody cancelled, and leaves the rest undone (the other
+    requests, the connections). That is finished here, and the error kept only if the task
+    was in fact being cancelled."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        if cancelled_here():
+            raise
+        log.warning("the consumer's stop let out a cancellation of its own: finishing it here")
+        fetcher = getattr(consumer, "_fetcher", None)
+        pending = [t for t in getattr(fetcher, "_pending_tasks", ()) if not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        client = getattr(consumer, "_client", None)
+        if client is not None:
+            await client.close()

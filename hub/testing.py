@@ -45,6 +45,7 @@ from hub.domain.catalog import Catalog
 from hub.domain.engine import Engine
 from hub.domain.events import CivilStatus, DossierEvent, EventKind, Source
 from hub.domain.stats import summarize
+from hub.kafka_client import stop_consumer
 from hub.settings import Settings
 from hub.stream.judge import Judge
 from hub.stream.state import DossierState
@@ -333,7 +334,7 @@ async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartit
     try:
         return dict(await consumer.end_offsets(parts))
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
@@ -390,7 +391,7 @@ async def read_topic(
                     del todo[tp]
         return out
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 # --- workers and other subprocesses ------------------------------------------------------

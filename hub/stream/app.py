@@ -26,7 +26,7 @@ from faust.app.base import BootStrategy
 
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.engine import Engine
-from hub.kafka_client import connection_options
+from hub.kafka_client import connection_options, restartable, sender_gone
 from hub.metrics import HubMetrics
 from hub.protocol import KIND_CLOCK, encode_worker, kind_headers, worker_key
 from hub.settings import Settings
@@ -122,29 +122,44 @@ class StreamApp:
 
     async def _run_ticks(self) -> None:
         """Every MOTCUA_TICK_INTERVAL_S: the clock records, the judged partitions' "now" for the
-        statistics, and (now and then) what this worker judges, for routing traces."""
-        producer = AIOKafkaProducer(
-            acks="all", enable_idempotence=True, **connection_options(self.settings)
-        )
-        while True:
-            try:
-                await producer.start()
-                break
-            except Exception as exc:
-                log.warning("clock producer cannot start yet: %r", exc)
-                await asyncio.sleep(1.0)
+        statistics, and (now and then) what this worker judges, for routing traces.
+
+        A failed tick is tried again at the next one (the broker away); with a new producer if
+        the old one's sender died (aiokafka ends it on an unexpected error, as a broker
+        restarts): a producer without one never sends again, and every partition's event
+        clock would stop."""
+        producer = await self._clock_producer()
         try:
             while True:
                 await asyncio.sleep(self.settings.tick_interval_s)
                 try:
                     await self._tick(producer)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # the broker away: the next tick tries again
+                except BaseException as exc:
+                    if not restartable(exc):
+                        raise
                     log.exception("clock tick failed")
+                    if sender_gone(producer):
+                        log.warning("the clock producer's sender is gone: starting another")
+                        with contextlib.suppress(Exception):
+                            await producer.stop()
+                        producer = await self._clock_producer()
         finally:
             with contextlib.suppress(Exception):
                 await producer.stop()
+
+    async def _clock_producer(self) -> AIOKafkaProducer:
+        while True:
+            producer = AIOKafkaProducer(
+                acks="all", enable_idempotence=True, **connection_options(self.settings)
+            )
+            try:
+                await producer.start()
+                return producer
+            except Exception as exc:
+                log.warning("clock producer cannot start yet: %r", exc)
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(1.0)
 
     async def _tick(self, producer: AIOKafkaProducer) -> None:
         intake = self.intake

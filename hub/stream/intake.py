@@ -46,7 +46,9 @@ from hub.codec import encode_event
 from hub.domain.calendar import WorkingCalendar
 from hub.domain.events import DossierEvent
 from hub.kafka_client import (
+    restartable,
     stage_consumer_options,
+    stop_consumer,
     transactional_producer_options,
 )
 from hub.metrics import HubMetrics
@@ -216,9 +218,9 @@ class Intake:
         while True:
             try:
                 await self._run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+            except BaseException as exc:
+                if not restartable(exc):
+                    raise
                 log.exception("intake stopped; restarting in %.0f s", RESTART_AFTER_S)
                 await asyncio.sleep(RESTART_AFTER_S)
 
@@ -253,7 +255,7 @@ class Intake:
             finally:
                 self.consumer = None
                 async with self._batch:
-                    await consumer.stop()
+                    await stop_consumer(consumer)
         finally:
             await producer.stop()
 

@@ -37,7 +37,9 @@ from hub.codec import CodecError, encode_alert
 from hub.domain.alerts import Alert
 from hub.errors import DeadLetterError
 from hub.kafka_client import (
+    restartable,
     stage_consumer_options,
+    stop_consumer,
     transactional_producer_options,
 )
 from hub.metrics import HubMetrics
@@ -133,9 +135,9 @@ class JudgeLoop:
             while True:
                 try:
                     await self._run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
+                except BaseException as exc:
+                    if not restartable(exc):
+                        raise
                     log.exception("judge stopped; restarting from the committed state")
                     self._reset()
                     await asyncio.sleep(RESTART_AFTER_S)
@@ -205,7 +207,7 @@ class JudgeLoop:
                     with contextlib.suppress(BaseException):
                         await standby
                 async with self._batch:
-                    await consumer.stop()
+                    await stop_consumer(consumer)
         finally:
             await producer.stop()
 
@@ -218,9 +220,9 @@ class JudgeLoop:
         while True:
             try:
                 await standby.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the standby only saves time later: it must not stop the judge
+            except BaseException as exc:  # the standby only saves time later: never stop the judge
+                if not restartable(exc):
+                    raise
                 log.exception("standby stopped; starting again")
                 await asyncio.sleep(RESTART_AFTER_S)
 

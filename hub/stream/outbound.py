@@ -28,6 +28,8 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from hub.kafka_client import sender_gone
+
 log = logging.getLogger(__name__)
 ABORT_WAIT_S = 30.0  # an abort not done by then is left to the next producer
 KEYS_CACHED = 200_000  # per topic: dossier codes seen lately; the cache starts again past it
@@ -180,8 +182,7 @@ class Outbound:
         CI run's worker hung so until killed). So an abort is not tried without a sender, nor
         waited for past ABORT_WAIT_S."""
         self.drop()
-        sender = self.producer._sender.sender_task
-        if sender is None or sender.done():
+        if sender_gone(self.producer):
             log.warning("the producer's sender is gone: its transaction is left to the next one")
             return
         try:

@@ -25,7 +25,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from hub.kafka_client import connection_options
+from hub.kafka_client import connection_options, stop_consumer
 from hub.settings import Settings
 from hub.stream.table import DossierTable, Stored
 from hub.topics import admin_client, changelog_topic
@@ -142,7 +142,7 @@ async def _settled(
             await asyncio.sleep(SETTLE_POLL_S)
     finally:
         with contextlib.suppress(Exception):
-            await ends.stop()
+            await stop_consumer(ends)
 
 
 async def restore(
@@ -176,7 +176,7 @@ async def restore(
                     table.restored(tp.partition, [], position)
                     del todo[tp]
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
     return read
 
 
@@ -241,7 +241,7 @@ class Standby:
                 await asyncio.sleep(STANDBY_PAUSE_S)
         finally:
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await stop_consumer(consumer)
 
     def _wanted(self, everything: set[int]) -> set[int]:
         judged = self.judged()

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from hub.errors import StopError
-from hub.kafka_client import connection_options, connection_problem
+from hub.kafka_client import connection_options, connection_problem, stop_consumer
 from hub.settings import Settings
 from hub.stream.clock import Clock
 from hub.stream.summaries import SummaryStore, consumer_options
@@ -100,5 +100,5 @@ async def read_summaries(settings: Settings, clock: Clock, timeout_s: float = 30
         raise SnapshotError(f"cannot read {where}: {exc!r}") from exc
     finally:
         with contextlib.suppress(Exception):
-            await consumer.stop()
+            await stop_consumer(consumer)
     return store

@@ -45,7 +45,7 @@ from pydantic import TypeAdapter
 
 from hub.domain.aggregates import Aggregates, PeriodScan
 from hub.domain.stats import Summary, ms
-from hub.kafka_client import connection_options
+from hub.kafka_client import connection_options, stop_consumer
 from hub.metrics import HubMetrics
 from hub.protocol import (
     WORKER_PREFIX,
@@ -318,7 +318,7 @@ class SummaryStore:
             except Exception as exc:
                 log.warning("summary reader cannot start yet: %r", exc)
                 with contextlib.suppress(Exception):
-                    await consumer.stop()
+                    await stop_consumer(consumer)
                 await asyncio.sleep(1.0)
 
     async def load(self) -> None:
@@ -385,7 +385,7 @@ class SummaryStore:
                     self.refresh()
         finally:
             self._consumer = None
-            await consumer.stop()
+            await stop_consumer(consumer)
             self.save()
 
     async def _note_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
