@@ -48,7 +48,7 @@ Event = tuple[int, bytes, bytes, int | None]
 def _partition(key: bytes) -> int:
     from aiokafka.partitioner import murmur2
 
-    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+    return int(murmur2(key) & 0x7FFFFFFF) % PARTITIONS
 
 
 def intake(

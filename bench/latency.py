@@ -160,9 +160,9 @@ def run_latency(cfg: Settings, work: Path, seconds: float, rate: float) -> dict[
         )
         for stage in ("intake", "judge")
     }
-    for stage, (commit_s, records) in commits.items():
+    for stage, (commit_s, per_batch) in commits.items():
         say(f"  {stage}: a transaction commits in {1000 * commit_s:.1f} ms on average, "
-            f"{records:.0f} records a batch")  # fmt: skip
+            f"{per_batch:.0f} records a batch")  # fmt: skip
     return {
         "messages": len(sent),
         "rate": rate,

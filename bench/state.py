@@ -186,7 +186,7 @@ class Run:
             time.sleep(0.2)
         raise RuntimeError(f"not serving {n} summaries after {timeout:.0f} s: {worker.tail()}")
 
-    def latencies(self, port: int, requests: int) -> dict[str, dict[str, float]]:
+    def latencies(self, port: int, requests: int) -> dict[str, dict[str, object]]:
         today = self.at.astimezone(TZ).date()
         dates = {
             "today": today.isoformat(),
